@@ -20,8 +20,10 @@ func TestStatic(t *testing.T) {
 		{name: "key for any customer", key: "k-1", customer: "123", want: "k-1"},
 		{name: "same key for another customer", key: "k-1", customer: "456", want: "k-1"},
 		{name: "empty key", key: "", customer: "123", wantErr: secrets.ErrNoKey},
-		{name: "invalid customer", key: "k-1", customer: "1/2", wantErr: secrets.ErrInvalidCustomer},
-		{name: "empty customer", key: "k-1", customer: "", wantErr: secrets.ErrInvalidCustomer},
+		{name: "invalid customer", key: "k-1", customer: "1/2",
+			wantErr: secrets.ErrInvalidCustomer},
+		{name: "empty customer", key: "k-1", customer: "",
+			wantErr: secrets.ErrInvalidCustomer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
