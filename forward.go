@@ -1,0 +1,265 @@
+package diy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/dmp-diy/diy/dmp"
+	"github.com/dmp-diy/diy/pangolin"
+	"github.com/dmp-diy/diy/secrets"
+	"github.com/dmp-diy/diy/store"
+)
+
+// Attributes added to a message sent to the dead-letter topic.
+const (
+	AttrDeadLetterReason    = "dead_letter_reason"
+	AttrDeadLetterMessageID = "dead_letter_message_id"
+	AttrDeadLetterTime      = "dead_letter_time"
+)
+
+// PushedMessage is the Pub/Sub message inside a messagePublished
+// CloudEvent, as the Functions Framework builds it from a push request.
+type PushedMessage struct {
+	ID          string            `json:"messageId"`
+	Data        []byte            `json:"data"`
+	Attributes  map[string]string `json:"attributes"`
+	PublishTime time.Time         `json:"publishTime"`
+	OrderingKey string            `json:"orderingKey,omitempty"`
+}
+
+// PermanentError marks a failure that no retry can fix: the message goes
+// to the dead-letter topic with Reason and is acknowledged.
+type PermanentError struct {
+	Reason string // one sentence, safe to log and to attach to the message
+	Err    error  // the cause, if any
+}
+
+func (e *PermanentError) Error() string {
+	if e.Err == nil {
+		return e.Reason
+	}
+	return e.Reason + ": " + e.Err.Error()
+}
+
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+func permanent(err error, format string, args ...any) error {
+	return &PermanentError{Reason: fmt.Sprintf(format, args...), Err: err}
+}
+
+// errUnmapped is the transient failure of a message whose audience has no
+// mapping yet: its CREATE_AUDIENCE may still be running.
+var errUnmapped = errors.New("the audience has no mapping yet")
+
+// forwardLog collects what the one log line of a delivery says. It holds
+// no user identifiers.
+type forwardLog struct {
+	messageID, typ, customer, audience string
+	mutations, added, removed, invalid int
+	outcome, reason                    string
+	age                                time.Duration
+}
+
+// Forward is the forward function: it applies one queued message to
+// Pangolin. It returns nil when the message is applied or dead-lettered,
+// and an error, so that Pub/Sub delivers the message again, only when a
+// retry can succeed.
+func (a *App) Forward(ctx context.Context, e cloudevents.Event) error {
+	start := a.now()
+	fl := &forwardLog{messageID: e.ID()}
+	var ev struct {
+		Message PushedMessage `json:"message"`
+	}
+	var err error
+	if derr := e.DataAs(&ev); derr != nil {
+		ev.Message = PushedMessage{ID: e.ID(), Data: e.Data()}
+		err = permanent(derr, "the event does not hold a Pub/Sub message")
+	} else {
+		if ev.Message.ID != "" {
+			fl.messageID = ev.Message.ID
+		}
+		applyCtx, cancel := context.WithTimeout(ctx, a.cfg.ForwardTimeout)
+		err = a.apply(applyCtx, ev.Message, fl)
+		cancel()
+	}
+	err = a.settle(ctx, ev.Message, err, fl)
+	a.logForward(fl, a.now().Sub(start))
+	return err
+}
+
+// settle is where every delivery's fate is decided: applied, dead-lettered
+// with its reason, or handed back to Pub/Sub for another attempt.
+func (a *App) settle(ctx context.Context, m PushedMessage, err error, fl *forwardLog) error {
+	var perm *PermanentError
+	switch {
+	case err == nil:
+		fl.outcome = "applied"
+		return nil
+	case errors.As(err, &perm):
+		fl.reason = perm.Reason
+		if dlErr := a.deadLetter(ctx, m.Data, m.Attributes, m.ID, perm.Reason); dlErr != nil {
+			fl.outcome, fl.reason = "retry", "dead-lettering failed: "+dlErr.Error()
+			return fmt.Errorf("forward: dead-lettering message %s: %w", m.ID, dlErr)
+		}
+		fl.outcome = "dead-lettered"
+		return nil
+	}
+	fl.outcome, fl.reason = "retry", err.Error()
+	return fmt.Errorf("forward: message %s will be delivered again: %w", m.ID, err)
+}
+
+// apply decodes the message, resolves its audience and key, and sends the
+// final state of each of its users to Pangolin.
+func (a *App) apply(ctx context.Context, pm PushedMessage, fl *forwardLog) error {
+	msg, err := dmp.DecodeMessage(pm.Data)
+	if err != nil {
+		return permanent(err, "the message cannot be decoded")
+	}
+	fl.typ, fl.customer, fl.audience = string(msg.Type), msg.Customer, msg.Audience
+	fl.mutations, fl.age = len(msg.Mutations), a.now().Sub(msg.ReceivedAt)
+	if !msg.Type.IsMutation() {
+		return permanent(nil, "the DMP sent a call of type %q, which this integration does not handle", msg.Type)
+	}
+	users, invalid := finalUsers(msg)
+	fl.invalid = len(invalid)
+
+	m, err := a.store.Lookup(ctx, msg.Customer, msg.Audience)
+	switch {
+	case errors.Is(err, store.ErrNotFound) && fl.age < a.cfg.UnmappedGrace:
+		return errUnmapped
+	case errors.Is(err, store.ErrNotFound):
+		return permanent(err, "audience %q of customer %s has no mapping %s after the DMP sent it",
+			msg.Audience, msg.Customer, a.cfg.UnmappedGrace)
+	case err != nil:
+		return fmt.Errorf("looking up the audience: %w", err)
+	}
+
+	if len(invalid) > 0 {
+		if err := a.deadLetterMutations(ctx, msg, pm, invalid); err != nil {
+			return err
+		}
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	var add, remove []string
+	if msg.Type == dmp.AddToAudience {
+		add = users
+	} else {
+		remove = users
+	}
+	var res pangolin.UpdateResult
+	err = a.withKey(ctx, msg.Customer, func(c *pangolin.Client) error {
+		var err error
+		res, err = c.UpdateMembers(ctx, m.PangolinID, add, remove)
+		return err
+	})
+	fl.added, fl.removed = res.Added, res.Removed
+	return classifyUpdate(err, msg.Customer)
+}
+
+// classifyUpdate says whether a failed update can be retried.
+func classifyUpdate(err error, customer string) error {
+	var apiErr *pangolin.APIError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, secrets.ErrNoKey):
+		return permanent(err, "no Pangolin API key is configured for customer %s", customer)
+	case errors.Is(err, pangolin.ErrUnauthenticated):
+		return permanent(err, "Pangolin refused the API key of customer %s, also after reading it again", customer)
+	case errors.Is(err, pangolin.ErrInvalidArgument), errors.Is(err, pangolin.ErrNotFound),
+		errors.Is(err, pangolin.ErrTooLarge):
+		reason := "Pangolin refused the update"
+		if errors.As(err, &apiErr) && apiErr.Message != "" {
+			reason += ": " + apiErr.Message
+		}
+		return permanent(err, "%s", reason)
+	}
+	return err // rate limits, server errors, timeouts: Pub/Sub delivers again
+}
+
+// finalUsers reduces a message to its distinct users, each once, in the
+// order first seen; a message holds one kind of change, so each user's
+// final operation is the message's. Mutations whose user ID Pangolin
+// cannot accept are returned apart.
+func finalUsers(msg *dmp.Message) (users []string, invalid []int) {
+	seen := make(map[string]bool, len(msg.Mutations))
+	for i, raw := range msg.Mutations {
+		mu, err := dmp.DecodeMutation(raw)
+		id := mu.ExternalUserID
+		if err != nil || id == "" || len(id) > pangolin.MaxUserIDBytes {
+			invalid = append(invalid, i)
+			continue
+		}
+		if !seen[id] {
+			seen[id] = true
+			users = append(users, id)
+		}
+	}
+	return users, invalid
+}
+
+// deadLetterMutations sends the mutations Pangolin cannot accept to the
+// dead-letter topic, so that the rest of the message can be applied.
+func (a *App) deadLetterMutations(ctx context.Context, msg *dmp.Message, pm PushedMessage,
+	idx []int) error {
+	part := *msg
+	part.Mutations = nil
+	for _, i := range idx {
+		part.Mutations = append(part.Mutations, msg.Mutations[i])
+	}
+	data, err := part.Encode()
+	if err != nil {
+		return err
+	}
+	return a.deadLetter(ctx, data, part.Attributes(), pm.ID, fmt.Sprintf(
+		"%d mutations have a user ID that is empty or longer than %d bytes", len(idx),
+		pangolin.MaxUserIDBytes))
+}
+
+// deadLetter publishes data to the dead-letter topic with the reason and
+// waits until Pub/Sub has it.
+func (a *App) deadLetter(ctx context.Context, data []byte, attrs map[string]string, id,
+	reason string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	out := make(map[string]string, len(attrs)+3)
+	for k, v := range attrs {
+		out[k] = v
+	}
+	out[AttrDeadLetterReason] = reason
+	out[AttrDeadLetterMessageID] = id
+	out[AttrDeadLetterTime] = a.now().UTC().Format(time.RFC3339Nano)
+	_, err := a.dead.Publish(ctx, &pubsub.Message{Data: data, Attributes: out}).Get(ctx)
+	return err
+}
+
+func (a *App) logForward(fl *forwardLog, took time.Duration) {
+	level := slog.LevelInfo
+	switch fl.outcome {
+	case "dead-lettered":
+		level = slog.LevelError
+	case "retry":
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("message_id", fl.messageID), slog.String("type", fl.typ),
+		slog.String("customer", fl.customer), slog.String("audience", fl.audience),
+		slog.Int("mutations", fl.mutations), slog.Int("added", fl.added),
+		slog.Int("removed", fl.removed), slog.Int("invalid", fl.invalid),
+		slog.String("outcome", fl.outcome),
+		slog.Float64("age_ms", float64(fl.age.Microseconds())/1000),
+		slog.Float64("latency_ms", float64(took.Microseconds())/1000),
+	}
+	if fl.reason != "" {
+		attrs = append(attrs, slog.String("reason", fl.reason))
+	}
+	a.log.LogAttrs(context.Background(), level, "forward message", attrs...)
+}
