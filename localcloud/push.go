@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -20,8 +21,11 @@ const MessagePublishedType = "google.cloud.pubsub.topic.v1.messagePublished"
 // function at URL, one message at a time per ordering key, as the
 // messagePublished CloudEvent that Google's Pub/Sub trigger sends. A
 // message is acknowledged when the function answers 2xx; otherwise it is
-// handed back after the retry policy's delay, and the subscription's
-// dead-letter policy moves it aside after MaxDeliveryAttempts.
+// handed back after the retry policy's delay, and after
+// MaxDeliveryAttempts it is moved to the dead-letter topic, as the
+// subscription's dead-letter policy does on Google Cloud. (The fake's own
+// dead lettering leaves the message behind, blocking its ordering key, so
+// the Pusher does it.)
 type Pusher struct {
 	Client   *pubsub.Client
 	Topology Topology
@@ -75,6 +79,10 @@ func (p *Pusher) handle(ctx context.Context, ce cloudevents.Client, m *pubsub.Me
 		m.Ack()
 		return
 	}
+	if attempt >= p.Topology.MaxDeliveryAttempts {
+		p.deadLetter(ctx, m, attempt, err)
+		return
+	}
 	delay := p.Topology.RetryDelay(attempt)
 	if p.Log != nil {
 		p.Log.Warn("push delivery failed; Pub/Sub will deliver the message again",
@@ -88,6 +96,31 @@ func (p *Pusher) handle(ctx context.Context, ce cloudevents.Client, m *pubsub.Me
 	case <-ctx.Done():
 	}
 	m.Nack()
+}
+
+// deadLetter moves m to the dead-letter topic after its last attempt, with
+// the attributes Pub/Sub adds, and acknowledges it. Should the dead-letter
+// topic refuse it, the message is handed back instead of dropped.
+func (p *Pusher) deadLetter(ctx context.Context, m *pubsub.Message, attempt int, cause error) {
+	attrs := make(map[string]string, len(m.Attributes)+3)
+	for k, v := range m.Attributes {
+		attrs[k] = v
+	}
+	attrs["CloudPubSubDeadLetterSourceSubscription"] = p.Topology.Subscription
+	attrs["CloudPubSubDeadLetterSourceSubscriptionProject"] = p.Topology.Project
+	attrs["CloudPubSubDeadLetterSourceDeliveryCount"] = strconv.Itoa(attempt)
+	pub := p.Client.Publisher(p.Topology.DeadLetterTopic)
+	defer pub.Stop()
+	_, err := pub.Publish(ctx, &pubsub.Message{Data: m.Data, Attributes: attrs}).Get(ctx)
+	if err != nil {
+		m.Nack()
+		return
+	}
+	if p.Log != nil {
+		p.Log.Error("message dead-lettered after its last delivery attempt",
+			"message_id", m.ID, "attempts", attempt, "error", cause.Error())
+	}
+	m.Ack()
 }
 
 // deliver sends m as a messagePublished CloudEvent and waits for the answer.
