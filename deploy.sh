@@ -332,6 +332,7 @@ resolve_runtime() {
 require_count() {
   local name=$1
   [[ ${!name} =~ ^[0-9]+$ ]] || die "$name must be a whole number, not \"${!name}\""
+  printf -v "$name" '%d' "$((10#${!name}))" # 08 is eight, not a bad octal number
 }
 
 validate_settings() {
@@ -342,6 +343,10 @@ validate_settings() {
     DIY_ACK_DEADLINE DIY_IAM_ATTEMPTS DIY_IAM_RETRY_DELAY; do
     require_count "$name"
   done
+  ((DIY_MAX_DELIVERY_ATTEMPTS >= 5 && DIY_MAX_DELIVERY_ATTEMPTS <= 100)) ||
+    die "DIY_MAX_DELIVERY_ATTEMPTS must be between 5 and 100 (a Pub/Sub limit)"
+  ((DIY_ACK_DEADLINE >= 10 && DIY_ACK_DEADLINE <= 600)) ||
+    die "DIY_ACK_DEADLINE must be between 10 and 600 seconds (a Pub/Sub limit)"
   # --set-env-vars separates variables with commas.
   for name in PANGOLIN_URL DIY_BASIC_AUTH_USER DIY_RETURN_PLATFORM_ID DIY_UNMAPPED_GRACE; do
     [[ ${!name} != *,* ]] || die "$name must not contain a comma"

@@ -414,6 +414,10 @@ func TestStopsWithClearMessage(t *testing.T) {
 			true},
 		{"bad number", fake{}, map[string]string{"DIY_MIN_INSTANCES": "one"},
 			"DIY_MIN_INSTANCES must be a whole number", true},
+		{"too many delivery attempts", fake{}, map[string]string{"DIY_MAX_DELIVERY_ATTEMPTS": "101"},
+			"between 5 and 100", true},
+		{"ack deadline too long", fake{}, map[string]string{"DIY_ACK_DEADLINE": "601"},
+			"between 10 and 600", true},
 		{"comma in env value", fake{}, map[string]string{"PANGOLIN_URL": "https://a,b"},
 			"PANGOLIN_URL must not contain a comma", true},
 	}
