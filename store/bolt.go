@@ -136,7 +136,8 @@ func (s *Bolt) Lookup(ctx context.Context, customer, id string) (Mapping, error)
 	return r.mapping(), nil
 }
 
-// Close releases the database file. Calls after Close fail with ErrClosed.
+// Close releases the database file. Calls after Close fail with ErrClosed;
+// calling Close again is harmless.
 func (s *Bolt) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close bolt: %w", err)

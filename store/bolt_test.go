@@ -72,7 +72,8 @@ func TestOpenBoltHeldElsewhereFails(t *testing.T) {
 
 func TestOpenBoltNotADatabase(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "junk.db")
-	if err := os.WriteFile(path, []byte("this is not a bbolt file, not even close"), 0o600); err != nil {
+	junk := []byte("this is not a bbolt file, not even close to one")
+	if err := os.WriteFile(path, junk, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if s, err := store.OpenBolt(path); err == nil {

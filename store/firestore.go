@@ -36,11 +36,12 @@ type FirestoreOptions struct {
 // by (customer, DMP audience ID) in Collection, one keyed by (customer,
 // Pangolin ID) in the index collection, both holding the whole mapping
 // (fields customer, audience, pangolin_id, name, created_at). Document IDs
-// are the hex SHA-256 of the customer and the ID, so any ID is allowed.
-// Lookup reads both candidate documents in one round trip and needs no
-// index. Both documents are created with an exists=false precondition, so
-// concurrent creates of one audience store one mapping even where
-// transactions do not isolate reads. A Firestore is safe for concurrent use.
+// are the hex SHA-256 of the length-prefixed customer followed by the ID,
+// so any ID is allowed. Lookup reads both candidate documents in one round
+// trip and needs no index. Both documents are created with an exists=false
+// precondition, so concurrent creates of one audience store one mapping
+// even where transactions do not isolate reads (as in some emulators).
+// A Firestore is safe for concurrent use.
 type Firestore struct {
 	client *firestore.Client
 	byID   *firestore.CollectionRef // keyed by (customer, DMP audience ID)
@@ -174,7 +175,7 @@ func (s *Firestore) Lookup(ctx context.Context, customer, id string) (Mapping, e
 }
 
 // Close marks the store closed; later calls fail with ErrClosed. It does not
-// close the client, which belongs to the caller.
+// close the client, which belongs to the caller. Calling it again is harmless.
 func (s *Firestore) Close() error {
 	s.closed.Store(true)
 	return nil

@@ -39,7 +39,8 @@ func TestFirestore(t *testing.T) {
 // as described in the package documentation.
 func TestFirestoreDocumentLayout(t *testing.T) {
 	client := storetest.NewFirestoreClient(t)
-	s := store.NewFirestore(client, &store.FirestoreOptions{Collection: "layout"})
+	coll := fmt.Sprintf("layout_%d", collections.Add(1))
+	s := store.NewFirestore(client, &store.FirestoreOptions{Collection: coll})
 	m := mustCreate(t, s, mapping("123", "a/b", "1000000001"))
 
 	ctx := context.Background()
@@ -47,7 +48,7 @@ func TestFirestoreDocumentLayout(t *testing.T) {
 		"customer": "123", "audience": "a/b", "pangolin_id": "1000000001",
 		"name": m.Name, "created_at": m.CreatedAt,
 	}
-	for _, coll := range []string{"layout", "layout_by_pangolin_id"} {
+	for _, coll := range []string{coll, coll + "_by_pangolin_id"} {
 		docs, err := client.Collection(coll).Documents(ctx).GetAll()
 		if err != nil || len(docs) != 1 {
 			t.Fatalf("documents of %s = %d, %v; want 1, nil", coll, len(docs), err)

@@ -29,8 +29,8 @@ func TestNewFirestoreClientWritesAndReads(t *testing.T) {
 	client := storetest.NewFirestoreClient(t)
 	ctx := context.Background()
 	doc := client.Collection("storetest").Doc("d")
-	if _, err := doc.Create(ctx, map[string]any{"n": 1}); err != nil {
-		t.Fatalf("Create = %v", err)
+	if _, err := doc.Set(ctx, map[string]any{"n": 1}); err != nil {
+		t.Fatalf("Set = %v", err)
 	}
 	snap, err := doc.Get(ctx)
 	if err != nil || snap.Data()["n"] != int64(1) {
