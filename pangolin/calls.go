@@ -11,7 +11,9 @@ import (
 
 // CreateAudience creates an audience named name. With a non-empty externalID
 // it is idempotent: when the account already has an audience with that
-// external ID, it returns that one and created is false.
+// external ID, it returns that one and created is false. created reports
+// what the answering attempt saw: when an earlier attempt created the
+// audience but its answer was lost, the retry finds it and created is false.
 func (c *Client) CreateAudience(ctx context.Context, name, externalID string) (
 	a Audience, created bool, err error) {
 	status, err := c.do(ctx, request{

@@ -1,6 +1,7 @@
 package pangolin
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,15 +86,17 @@ func handleMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
 
 // writeJSON answers status with v as JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // JSON for programs; "<" need not become \u003c
+	if err := enc.Encode(v); err != nil {
 		writeError(w, http.StatusInternalServerError, codeInternal, "encoding the answer failed")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = buf.WriteTo(w)
 }
 
 // writeError answers with the API's error body.

@@ -76,7 +76,15 @@ func run(ctx context.Context, args []string, getenv func(string) string,
 		"rate_limit", cfg.faults.RateLimit, "failure_rate", cfg.faults.FailureRate,
 		"latency", cfg.faults.Latency.String())
 
-	return serve(ctx, ln, srv, logger)
+	if err := serve(ctx, ln, srv, logger); err != nil {
+		return err
+	}
+	if cfg.dataFile != "" {
+		logger.Info("stopped; state saved", "data_file", cfg.dataFile)
+	} else {
+		logger.Info("stopped; state was in memory only")
+	}
+	return nil
 }
 
 // serve answers on ln until ctx ends or serving fails.
@@ -107,7 +115,6 @@ func serve(ctx context.Context, ln net.Listener, srv *pangolin.Server,
 		logger.Error("stopped with an error", "error", err)
 		return err
 	}
-	logger.Info("stopped; state saved")
 	return nil
 }
 
