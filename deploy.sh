@@ -28,6 +28,7 @@ DIY_MAX_RETRY_DELAY=${DIY_MAX_RETRY_DELAY:-600s}
 DIY_RUNTIME_SA=${DIY_RUNTIME_SA:-diy-runtime}
 DIY_PUSH_SA=${DIY_PUSH_SA:-diy-push}
 DIY_HMAC_SECRET_NAME=${DIY_HMAC_SECRET_NAME:-diy-hmac-secret}
+DIY_HMAC_PREVIOUS_VERSION=${DIY_HMAC_PREVIOUS_VERSION:-}
 DIY_BASIC_AUTH_SECRET_NAME=${DIY_BASIC_AUTH_SECRET_NAME:-diy-basic-auth-password}
 DIY_PANGOLIN_KEY_SECRET=${DIY_PANGOLIN_KEY_SECRET:-pangolin-api-key}
 DIY_PANGOLIN_CUSTOMERS=${DIY_PANGOLIN_CUSTOMERS:-}
@@ -128,10 +129,12 @@ Identities
 
 Secrets (Secret Manager)
   DIY_HMAC_SECRET_NAME          [diy-hmac-secret] secret shared with the DMP
+  DIY_HMAC_PREVIOUS_VERSION     [empty] during a rotation: version number of the old
+                                HMAC secret that diy still accepts
   DIY_BASIC_AUTH_SECRET_NAME    [diy-basic-auth-password] Basic Auth password (if user set)
   DIY_PANGOLIN_KEY_SECRET       [pangolin-api-key] default Pangolin API key secret
   DIY_PANGOLIN_CUSTOMERS        [empty] space-separated DMP customer IDs whose own key
-                                secrets (<DIY_PANGOLIN_KEY_SECRET>-<id>) diy may read
+                                secrets (<DIY_PANGOLIN_KEY_SECRET>-<id>) the functions read
 
 Secret values (optional; read from the environment, sent on stdin, never printed).
 A value is added as a new version when the secret has none or holds another value.
@@ -353,6 +356,7 @@ validate_settings() {
   done
   [[ $DIY_RETURN_PLATFORM_ID == true || $DIY_RETURN_PLATFORM_ID == false ]] ||
     die "DIY_RETURN_PLATFORM_ID must be true or false"
+  [[ -z $DIY_HMAC_PREVIOUS_VERSION ]] || require_count DIY_HMAC_PREVIOUS_VERSION
   [[ $DIY_PANGOLIN_CUSTOMERS =~ ^[0-9[:space:]]*$ ]] ||
     die "DIY_PANGOLIN_CUSTOMERS must hold DMP customer IDs (digits) separated by spaces"
 }
@@ -623,6 +627,9 @@ deploy_diy() {
   env+=",DIY_RETURN_PLATFORM_ID=$DIY_RETURN_PLATFORM_ID"
   env+=",DIY_PANGOLIN_KEY_SECRET=$DIY_PANGOLIN_KEY_SECRET"
   local secrets="DIY_HMAC_SECRET=$DIY_HMAC_SECRET_NAME:latest"
+  if [[ -n $DIY_HMAC_PREVIOUS_VERSION ]]; then
+    secrets+=",DIY_HMAC_SECRET_PREVIOUS=$DIY_HMAC_SECRET_NAME:$DIY_HMAC_PREVIOUS_VERSION"
+  fi
   if [[ -n $DIY_BASIC_AUTH_USER ]]; then
     env+=",DIY_BASIC_AUTH_USER=$DIY_BASIC_AUTH_USER"
     secrets+=",DIY_BASIC_AUTH_PASSWORD=$DIY_BASIC_AUTH_SECRET_NAME:latest"

@@ -104,6 +104,19 @@ func TestFirstRunIssuesCommandsInOrder(t *testing.T) {
 	}
 }
 
+func TestHMACRotation(t *testing.T) {
+	t.Parallel()
+	env := baseEnv()
+	env["DIY_HMAC_PREVIOUS_VERSION"] = "3"
+	r := runDeploy(t, repo(t, sampleGoMod), fake{mode: "exists"}, env)
+	if r.exit != 0 {
+		t.Fatalf("deploy.sh exit = %d, want 0; stderr:\n%s", r.exit, r.stderr)
+	}
+	_, diy := r.mustFind(t, "functions", "deploy", "diy")
+	wantFlags(t, diy, map[string]string{"set-secrets": "DIY_HMAC_SECRET=diy-hmac-secret:latest," +
+		"DIY_HMAC_SECRET_PREVIOUS=diy-hmac-secret:3"})
+}
+
 func TestFirstRunFlags(t *testing.T) {
 	t.Parallel()
 	env := baseEnv()
@@ -414,6 +427,8 @@ func TestStopsWithClearMessage(t *testing.T) {
 			true},
 		{"bad number", fake{}, map[string]string{"DIY_MIN_INSTANCES": "one"},
 			"DIY_MIN_INSTANCES must be a whole number", true},
+		{"bad previous HMAC version", fake{}, map[string]string{"DIY_HMAC_PREVIOUS_VERSION": "latest"},
+			"DIY_HMAC_PREVIOUS_VERSION must be a whole number", true},
 		{"too many delivery attempts", fake{}, map[string]string{"DIY_MAX_DELIVERY_ATTEMPTS": "101"},
 			"between 5 and 100", true},
 		{"ack deadline too long", fake{}, map[string]string{"DIY_ACK_DEADLINE": "601"},
