@@ -423,7 +423,7 @@ create_firestore() {
   fi
   [[ $type == FIRESTORE_NATIVE ]] ||
     die "the project's (default) Firestore database is in mode \"$type\"; the functions need native mode." \
-      "A project has one (default) database and its mode cannot be changed; use another project."
+      "Switch it to native mode (possible only while it holds no data) or use another project."
   note "==> $desc: exists"
 }
 
@@ -616,7 +616,7 @@ check_push_subscription() {
   [[ $topic == "$want" ]] ||
     die "subscription $DIY_PUSH_SUBSCRIPTION exists on topic \"$topic\", not $want." \
       "Set DIY_PUSH_SUBSCRIPTION to another name, or delete it and run $PROG again."
-  [[ ${ordering,,} == true ]] ||
+  [[ $ordering == [Tt]rue ]] ||
     die "subscription $DIY_PUSH_SUBSCRIPTION exists without message ordering, which cannot be" \
       "turned on after creation. Let it drain, delete it, and run $PROG again:" \
       "gcloud pubsub subscriptions delete $DIY_PUSH_SUBSCRIPTION --project=$PROJECT"
