@@ -103,7 +103,8 @@ func mustCreate(t *testing.T, c *pangolin.Client, name, externalID string) pango
 }
 
 // mustUpdate changes members through c.
-func mustUpdate(t *testing.T, c *pangolin.Client, id string, add, remove []string) pangolin.UpdateResult {
+func mustUpdate(t *testing.T, c *pangolin.Client, id string,
+	add, remove []string) pangolin.UpdateResult {
 	t.Helper()
 	res, err := c.UpdateMembers(testContext(t), id, add, remove)
 	if err != nil {

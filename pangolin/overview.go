@@ -34,11 +34,13 @@ code { font-size: 0.9em; }
 <h2>Account <code>{{.Label}}</code> <span class="muted">key sha256 {{.Fingerprint}}…</span></h2>
 {{if .Audiences}}
 <table>
-<tr><th>ID</th><th>Name</th><th>External ID</th><th>Size</th><th>Created</th><th>First members</th></tr>
+<tr><th>ID</th><th>Name</th><th>External ID</th><th>Size</th><th>Created</th>
+<th>First members</th></tr>
 {{range .Audiences}}
 <tr><td><code>{{.ID}}</code></td><td>{{.Name}}</td><td><code>{{.ExternalID}}</code></td>
 <td class="num">{{.Size}}</td><td>{{.CreatedAt.Format "2006-01-02 15:04:05Z07:00"}}</td>
-<td>{{range $i, $m := .Sample}}{{if $i}}, {{end}}<code>{{$m}}</code>{{end}}{{if .More}}, …{{end}}</td></tr>
+<td>{{range $i, $m := .Sample}}{{if $i}}, {{end}}<code>{{$m}}</code>{{end}}
+{{- if .More}}, …{{end}}</td></tr>
 {{end}}
 </table>
 {{else}}

@@ -80,33 +80,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	e := &env{getenv: getenv}
 	var cfg config
 	var keys string
-	fs := flag.NewFlagSet("pangolin", flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: pangolin [flags]\n\nRuns the Pangolin API server. "+
-			"Each flag falls back to the environment variable named in its text.\n\n")
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:"+e.str("PORT", "8081"),
-		"listen `address` (env PORT sets the port on 127.0.0.1)")
-	// The keys' default is applied after parsing, so -h never shows them.
-	fs.StringVar(&keys, "api-keys", "",
-		"comma-separated API `keys`, one account each (env PANGOLIN_API_KEYS); "+
-			"none: only the development key "+pangolin.DevAPIKey)
-	fs.StringVar(&cfg.dataFile, "data-file", e.str("PANGOLIN_DATA_FILE", ""),
-		"`file` keeping state across restarts, with a .journal beside it "+
-			"(env PANGOLIN_DATA_FILE); none: memory only")
-	fs.Float64Var(&cfg.faults.RateLimit, "rate-limit", e.float("PANGOLIN_RATE_LIMIT"),
-		"requests per second per API key before answering 429 (env PANGOLIN_RATE_LIMIT); "+
-			"0: unlimited")
-	fs.IntVar(&cfg.faults.Burst, "burst", e.int("PANGOLIN_BURST"),
-		"requests allowed at once above the rate (env PANGOLIN_BURST); "+
-			"0: the rate rounded up, at least 1")
-	fs.Float64Var(&cfg.faults.FailureRate, "failure-rate", e.float("PANGOLIN_FAILURE_RATE"),
-		"`fraction` of calls (0..1) answered 503 (env PANGOLIN_FAILURE_RATE)")
-	fs.DurationVar(&cfg.faults.Latency, "latency", e.duration("PANGOLIN_LATENCY"),
-		"`delay` added to every call, e.g. 250ms (env PANGOLIN_LATENCY)")
-
+	fs := newFlagSet(e, &cfg, &keys, out)
 	if e.err != nil {
 		fmt.Fprintln(out, e.err)
 		return config{}, fmt.Errorf("%w: %w", errUsage, e.err)
@@ -125,6 +99,37 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		keys = getenv("PANGOLIN_API_KEYS")
 	}
 	return cfg.finish(keys, out)
+}
+
+// newFlagSet defines the flags into cfg and keys, with defaults from e.
+func newFlagSet(e *env, cfg *config, keys *string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("pangolin", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: pangolin [flags]\n\nRuns the Pangolin API server. "+
+			"Each flag falls back to the environment variable named in its text.\n\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:"+e.str("PORT", "8081"),
+		"listen `address` (env PORT sets the port on 127.0.0.1)")
+	// The keys' default is applied after parsing, so -h never shows them.
+	fs.StringVar(keys, "api-keys", "",
+		"comma-separated API `keys`, one account each (env PANGOLIN_API_KEYS); "+
+			"none: only the development key "+pangolin.DevAPIKey)
+	fs.StringVar(&cfg.dataFile, "data-file", e.str("PANGOLIN_DATA_FILE", ""),
+		"`file` keeping state across restarts, with a .journal beside it "+
+			"(env PANGOLIN_DATA_FILE); none: memory only")
+	fs.Float64Var(&cfg.faults.RateLimit, "rate-limit", e.float("PANGOLIN_RATE_LIMIT"),
+		"requests per second per API key before answering 429 (env PANGOLIN_RATE_LIMIT); "+
+			"0: unlimited")
+	fs.IntVar(&cfg.faults.Burst, "burst", e.int("PANGOLIN_BURST"),
+		"requests allowed at once above the rate (env PANGOLIN_BURST); "+
+			"0: the rate rounded up, at least 1")
+	fs.Float64Var(&cfg.faults.FailureRate, "failure-rate", e.float("PANGOLIN_FAILURE_RATE"),
+		"`fraction` of calls (0..1) answered 503 (env PANGOLIN_FAILURE_RATE)")
+	fs.DurationVar(&cfg.faults.Latency, "latency", e.duration("PANGOLIN_LATENCY"),
+		"`delay` added to every call, e.g. 250ms (env PANGOLIN_LATENCY)")
+	return fs
 }
 
 // finish splits the keys and checks the faults.

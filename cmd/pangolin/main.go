@@ -62,20 +62,10 @@ func run(ctx context.Context, args []string, getenv func(string) string,
 		logger.Error("start failed", "error", err)
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.addr)
+	ln, err := listen(cfg, stdout, logger)
 	if err != nil {
-		logger.Error("listen failed", "error", err)
 		return errors.Join(err, srv.Close())
 	}
-	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "pangolin listening on %s\n", url)
-	if cfg.devKey {
-		fmt.Fprintf(stdout, "development API key: %s\n", pangolin.DevAPIKey)
-	}
-	logger.Info("listening", "url", url, "data_file", cfg.dataFile,
-		"rate_limit", cfg.faults.RateLimit, "failure_rate", cfg.faults.FailureRate,
-		"latency", cfg.faults.Latency.String())
-
 	if err := serve(ctx, ln, srv, logger); err != nil {
 		return err
 	}
@@ -85,6 +75,24 @@ func run(ctx context.Context, args []string, getenv func(string) string,
 		logger.Info("stopped; state was in memory only")
 	}
 	return nil
+}
+
+// listen opens the listener and tells where it is.
+func listen(cfg config, stdout io.Writer, logger *slog.Logger) (net.Listener, error) {
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		logger.Error("listen failed", "error", err)
+		return nil, err
+	}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "pangolin listening on %s\n", url)
+	if cfg.devKey {
+		fmt.Fprintf(stdout, "development API key: %s\n", pangolin.DevAPIKey)
+	}
+	logger.Info("listening", "url", url, "data_file", cfg.dataFile,
+		"rate_limit", cfg.faults.RateLimit, "failure_rate", cfg.faults.FailureRate,
+		"latency", cfg.faults.Latency.String())
+	return ln, nil
 }
 
 // serve answers on ln until ctx ends or serving fails.
