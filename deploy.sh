@@ -328,7 +328,8 @@ resolve_runtime() {
   RUNTIME=$DIY_GO_RUNTIME
   if [[ -z $RUNTIME ]]; then
     RUNTIME=$(runtime_from_go_mod) ||
-      die "cannot derive the Go runtime from $DIY_SOURCE_DIR/go.mod; set DIY_GO_RUNTIME (e.g. go125)"
+      die "cannot derive the Go runtime from $DIY_SOURCE_DIR/go.mod" \
+        "set DIY_GO_RUNTIME (e.g. go125)"
   fi
 }
 
@@ -422,8 +423,9 @@ create_firestore() {
     return 0
   fi
   [[ $type == FIRESTORE_NATIVE ]] ||
-    die "the project's (default) Firestore database is in mode \"$type\"; the functions need native mode." \
-      "Switch it to native mode (possible only while it holds no data) or use another project."
+    die "the project's (default) Firestore database is in mode \"$type\"; the functions need" \
+      "native mode. Switch it to native mode (possible only while it holds no data) or use" \
+      "another project."
   note "==> $desc: exists"
 }
 
@@ -598,7 +600,8 @@ ensure_push_subscription() {
     local found
     if found=$("${check[@]}" --format='value(topic,enableMessageOrdering)' 2>/dev/null); then
       check_push_subscription "$found"
-      step "update push subscription $sub" gcloud pubsub subscriptions update "$sub" "${settings[@]}"
+      step "update push subscription $sub" \
+        gcloud pubsub subscriptions update "$sub" "${settings[@]}"
     else
       step "create push subscription $sub" "${create[@]}"
     fi

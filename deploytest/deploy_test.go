@@ -19,6 +19,9 @@ const (
 	pubsubSA   = "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"
 )
 
+// vars are environment variables for a run of deploy.sh.
+type vars = map[string]string
+
 // creates reports whether a call creates something: a create verb or a
 // version added to a secret.
 func creates(c call) bool {
@@ -69,18 +72,23 @@ func TestFirstRunIssuesCommandsInOrder(t *testing.T) {
 		{{"pubsub", "topics", "create", "diy-mutations-dead-letter"},
 			{"pubsub", "subscriptions", "create", "diy-mutations-forward"}},
 		{{"firestore", "databases", "create"}, {"functions", "deploy"}},
-		{{"secrets", "create", "diy-hmac-secret"}, {"secrets", "versions", "add", "diy-hmac-secret"}},
+		{{"secrets", "create", "diy-hmac-secret"},
+			{"secrets", "versions", "add", "diy-hmac-secret"}},
 		{{"secrets", "create", "diy-hmac-secret"}, {"functions", "deploy"}},
 		{{"secrets", "create", "diy-basic-auth-password"}, {"functions", "deploy"}},
 		{{"secrets", "create", "pangolin-api-key"}, {"functions", "deploy"}},
 		{{"secrets", "versions", "add", "diy-hmac-secret"}, {"functions", "deploy"}},
 		{{"iam", "service-accounts", "create", "diy-runtime"}, {"functions", "deploy"}},
-		{{"iam", "service-accounts", "create", "diy-runtime"}, {"pubsub", "topics", "add-iam-policy-binding"}},
-		{{"iam", "service-accounts", "create", "diy-push"}, {"iam", "service-accounts", "add-iam-policy-binding"}},
+		{{"iam", "service-accounts", "create", "diy-runtime"},
+			{"pubsub", "topics", "add-iam-policy-binding"}},
+		{{"iam", "service-accounts", "create", "diy-push"},
+			{"iam", "service-accounts", "add-iam-policy-binding"}},
 		{{"projects", "describe", project}, {"pubsub", "topics", "add-iam-policy-binding"}},
-		{{"functions", "deploy", "diy-forward"}, {"functions", "add-invoker-policy-binding", "diy-forward"}},
+		{{"functions", "deploy", "diy-forward"},
+			{"functions", "add-invoker-policy-binding", "diy-forward"}},
 		{{"functions", "deploy", "diy-forward"}, {"functions", "describe", "diy-forward"}},
-		{{"functions", "describe", "diy-forward"}, {"pubsub", "subscriptions", "create", "diy-mutations-forward"}},
+		{{"functions", "describe", "diy-forward"},
+			{"pubsub", "subscriptions", "create", "diy-mutations-forward"}},
 		{{"pubsub", "subscriptions", "create", "diy-mutations-forward"},
 			{"pubsub", "subscriptions", "add-iam-policy-binding", "diy-mutations-forward"}},
 		{{"functions", "deploy", "diy"}, {"functions", "describe", "diy"}},
@@ -203,7 +211,8 @@ func TestBindingsAreLeastPrivilege(t *testing.T) {
 		}
 	}
 	want := []string{
-		"pubsub topics add-iam-policy-binding diy-mutations " + runtimeSA + " roles/pubsub.publisher",
+		"pubsub topics add-iam-policy-binding diy-mutations " + runtimeSA +
+			" roles/pubsub.publisher",
 		"pubsub topics add-iam-policy-binding diy-mutations-dead-letter " + runtimeSA +
 			" roles/pubsub.publisher",
 		"projects add-iam-policy-binding test-proj " + runtimeSA + " roles/datastore.user",
@@ -228,7 +237,7 @@ func TestBindingsAreLeastPrivilege(t *testing.T) {
 	}
 	if _, c := r.mustFind(t, "projects", "add-iam-policy-binding"); !slices.Contains(c,
 		"--condition=None") {
-		t.Errorf("%v: want --condition=None so a project with conditional bindings does not prompt", c)
+		t.Errorf("%v: want --condition=None: conditional bindings would make gcloud prompt", c)
 	}
 }
 
@@ -307,13 +316,13 @@ func TestSecondRunCreatesNothing(t *testing.T) {
 	const stored = "stored-value"
 	tests := []struct {
 		name      string
-		values    map[string]string
+		values    vars
 		wantAdded []string // secrets that get a new version
 	}{
-		{"no values given", map[string]string{"DIY_HMAC_SECRET_VALUE": ""}, nil},
-		{"same values given", map[string]string{"DIY_HMAC_SECRET_VALUE": stored,
+		{"no values given", vars{"DIY_HMAC_SECRET_VALUE": ""}, nil},
+		{"same values given", vars{"DIY_HMAC_SECRET_VALUE": stored,
 			"PANGOLIN_API_KEY_VALUE": stored}, nil},
-		{"new HMAC value", map[string]string{"DIY_HMAC_SECRET_VALUE": "rotated-value",
+		{"new HMAC value", vars{"DIY_HMAC_SECRET_VALUE": "rotated-value",
 			"PANGOLIN_API_KEY_VALUE": stored}, []string{"diy-hmac-secret"}},
 	}
 	for _, tt := range tests {
@@ -408,13 +417,13 @@ func TestStopsWithClearMessage(t *testing.T) {
 	tests := []struct {
 		name    string
 		fake    fake
-		env     map[string]string
+		env     vars
 		want    string // in stderr
 		noCalls bool   // stops before calling gcloud at all
 	}{
-		{"no HMAC secret version", fake{mode: "empty"}, map[string]string{"DIY_HMAC_SECRET_VALUE": ""},
+		{"no HMAC secret version", fake{mode: "empty"}, vars{"DIY_HMAC_SECRET_VALUE": ""},
 			`secret "diy-hmac-secret" has no enabled version`, false},
-		{"no Basic Auth password", fake{mode: "empty"}, map[string]string{"DIY_BASIC_AUTH_USER": "u"},
+		{"no Basic Auth password", fake{mode: "empty"}, vars{"DIY_BASIC_AUTH_USER": "u"},
 			`secret "diy-basic-auth-password" has no enabled version`, false},
 		{"subscription without ordering", fake{mode: "exists", noOrdering: true}, nil,
 			"without message ordering", false},
@@ -422,18 +431,18 @@ func TestStopsWithClearMessage(t *testing.T) {
 			`exists on topic "projects/test-proj/topics/other"`, false},
 		{"Firestore in Datastore mode", fake{mode: "exists", firestore: "DATASTORE_MODE"}, nil,
 			"native mode", false},
-		{"no project", fake{}, map[string]string{"DIY_PROJECT": ""}, "no project", false},
-		{"no Pangolin URL", fake{}, map[string]string{"PANGOLIN_URL": ""}, "PANGOLIN_URL is required",
+		{"no project", fake{}, vars{"DIY_PROJECT": ""}, "no project", false},
+		{"no Pangolin URL", fake{}, vars{"PANGOLIN_URL": ""}, "PANGOLIN_URL is required",
 			true},
-		{"bad number", fake{}, map[string]string{"DIY_MIN_INSTANCES": "one"},
+		{"bad number", fake{}, vars{"DIY_MIN_INSTANCES": "one"},
 			"DIY_MIN_INSTANCES must be a whole number", true},
-		{"bad previous HMAC version", fake{}, map[string]string{"DIY_HMAC_PREVIOUS_VERSION": "latest"},
+		{"bad previous HMAC version", fake{}, vars{"DIY_HMAC_PREVIOUS_VERSION": "latest"},
 			"DIY_HMAC_PREVIOUS_VERSION must be a whole number", true},
-		{"too many delivery attempts", fake{}, map[string]string{"DIY_MAX_DELIVERY_ATTEMPTS": "101"},
+		{"too many delivery attempts", fake{}, vars{"DIY_MAX_DELIVERY_ATTEMPTS": "101"},
 			"between 5 and 100", true},
-		{"ack deadline too long", fake{}, map[string]string{"DIY_ACK_DEADLINE": "601"},
+		{"ack deadline too long", fake{}, vars{"DIY_ACK_DEADLINE": "601"},
 			"between 10 and 600", true},
-		{"comma in env value", fake{}, map[string]string{"PANGOLIN_URL": "https://a,b"},
+		{"comma in env value", fake{}, vars{"PANGOLIN_URL": "https://a,b"},
 			"PANGOLIN_URL must not contain a comma", true},
 	}
 	for _, tt := range tests {
@@ -462,7 +471,7 @@ func TestStopsWithClearMessage(t *testing.T) {
 
 func TestSecretValuesStayHidden(t *testing.T) {
 	t.Parallel()
-	values := map[string]string{
+	values := vars{
 		"DIY_HMAC_SECRET_VALUE":         "hmac-Zq9'distinct$value",
 		"DIY_BASIC_AUTH_PASSWORD_VALUE": "basic-Xk7-distinct value",
 		"PANGOLIN_API_KEY_VALUE":        "pangolin-Wv3-distinct\nvalue",
@@ -508,8 +517,8 @@ func TestSecretValuesStayHidden(t *testing.T) {
 						secretOf[name], got, name)
 				}
 			}
-			if tt.args != nil && !strings.Contains(r.stdout,
-				"<value from DIY_HMAC_SECRET_VALUE> | gcloud secrets versions add diy-hmac-secret") {
+			placeholder := "<value from DIY_HMAC_SECRET_VALUE> | gcloud secrets versions add "
+			if tt.args != nil && !strings.Contains(r.stdout, placeholder+"diy-hmac-secret") {
 				t.Errorf("dry run does not show the placeholder for the HMAC value:\n%s", r.stdout)
 			}
 		})
@@ -607,7 +616,8 @@ func TestHelpListsEverySetting(t *testing.T) {
 			if !regexp.MustCompile(`(?m)^  ` + name + ` +\[`).MatchString(r.stdout) {
 				t.Errorf("%s: help does not list %s", arg, name)
 			}
-			if def != "" && !strings.Contains(def, "$") && !strings.Contains(r.stdout, "["+def+"]") {
+			literal := def != "" && !strings.Contains(def, "$")
+			if literal && !strings.Contains(r.stdout, "["+def+"]") {
 				t.Errorf("%s: help does not show default [%s] of %s", arg, def, name)
 			}
 		}

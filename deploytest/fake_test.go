@@ -22,9 +22,10 @@ func TestMain(m *testing.M) {
 // fakeGcloud is a POSIX shell stand-in for the gcloud CLI. It appends each
 // call's arguments, separated by \x1f, as one line to $FAKE_GCLOUD_LOG, its
 // environment to $FAKE_GCLOUD_ENV, and what `secrets versions add NAME`
-// reads on stdin to $FAKE_GCLOUD_STDIN as "NAME=VALUE\x1e". $FAKE_GCLOUD_MODE is "empty" (nothing exists: describe
-// fails, lists are empty) or "exists" (everything exists). A call whose
-// space-joined arguments contain $FAKE_GCLOUD_FAIL fails.
+// reads on stdin to $FAKE_GCLOUD_STDIN as "NAME=VALUE\x1e".
+// $FAKE_GCLOUD_MODE is "empty" (nothing exists: describe fails, lists are
+// empty) or "exists" (everything exists). A call whose space-joined
+// arguments contain $FAKE_GCLOUD_FAIL fails.
 const fakeGcloud = `#!/bin/sh
 for a in "$@"; do printf '%s\037' "$a"; done >>"$FAKE_GCLOUD_LOG"
 printf '\n' >>"$FAKE_GCLOUD_LOG"
