@@ -106,10 +106,9 @@ func (a *App) init(ctx context.Context) error {
 		return ps.Close()
 	})
 
-	if a.store, err = openStore(ctx, cfg); err != nil {
+	if a.store, err = openStore(ctx, cfg, &a.closers); err != nil {
 		return err
 	}
-	a.closers = append(a.closers, a.store.Close)
 	if a.keys, err = openKeys(ctx, cfg, &a.closers); err != nil {
 		return err
 	}
@@ -117,12 +116,17 @@ func (a *App) init(ctx context.Context) error {
 	return nil
 }
 
-func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+func openStore(ctx context.Context, cfg Config, closers *[]func() error) (store.Store, error) {
 	if cfg.Store == "bolt" {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
-		return store.OpenBolt(filepath.Join(cfg.DataDir, "mappings.db"))
+		s, err := store.OpenBolt(filepath.Join(cfg.DataDir, "mappings.db"))
+		if err != nil {
+			return nil, err
+		}
+		*closers = append(*closers, s.Close)
+		return s, nil
 	}
 	db := cfg.FirestoreDB
 	if db == "" {
@@ -132,7 +136,9 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("firestore.NewClient: %w", err)
 	}
-	return store.NewFirestore(client, nil), nil
+	s := store.NewFirestore(client, nil)
+	*closers = append(*closers, client.Close, s.Close)
+	return s, nil
 }
 
 func openKeys(ctx context.Context, cfg Config, closers *[]func() error) (secrets.Keys, error) {
