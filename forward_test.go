@@ -325,7 +325,7 @@ func TestForwardSplitsOutInvalidUserIDs(t *testing.T) {
 type staticKey string
 
 func (k staticKey) APIKey(context.Context, string) (string, error) { return string(k), nil }
-func (staticKey) Invalidate(string)                                  {}
+func (staticKey) Invalidate(string)                                {}
 
 func TestForwardLogLine(t *testing.T) {
 	e := newTestEnv(t)
