@@ -15,9 +15,9 @@ import (
 // createAudience answers CREATE_AUDIENCE: it creates the audience in
 // Pangolin (idempotent by the DMP's audience ID), stores the mapping and
 // answers with Pangolin's ID, all within the create deadline.
-func (a *App) createAudience(w http.ResponseWriter, r *http.Request, body []byte,
+func (a *App) createAudience(w http.ResponseWriter, r *http.Request, c *dmp.Call,
 	cl *callLog) int {
-	call, err := dmp.DecodeCreateAudience(body)
+	call, err := c.CreateAudience()
 	if err != nil {
 		return writeError(w, http.StatusBadRequest, err.Error())
 	}

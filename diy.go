@@ -91,21 +91,21 @@ func (a *App) serve(w http.ResponseWriter, r *http.Request, cl *callLog) int {
 		return status
 	}
 
-	typ, err := dmp.ResolveType(r.URL.Query().Get("type"), body)
-	cl.typ = typ
+	call, err := dmp.Parse(r.URL.Query().Get("type"), body)
 	if err != nil {
 		return writeError(w, http.StatusBadRequest, err.Error())
 	}
+	cl.typ = call.Type
 	switch {
-	case typ == dmp.Validate:
+	case call.Type == dmp.Validate:
 		w.WriteHeader(http.StatusOK)
 		return http.StatusOK
-	case typ == dmp.CreateAudience:
-		return a.createAudience(w, r, body, cl)
-	case typ.IsMutation():
-		return a.queueMutations(w, r, typ, body, cl)
+	case call.Type == dmp.CreateAudience:
+		return a.createAudience(w, r, call, cl)
+	case call.Type.IsMutation():
+		return a.queueMutations(w, r, call, cl)
 	}
-	return a.queueUnknown(w, r, typ, body, cl)
+	return a.queueUnknown(w, r, call.Type, body, cl)
 }
 
 // authenticate checks the signature over the raw body, then Basic Auth
@@ -139,13 +139,13 @@ func (a *App) authenticate(w http.ResponseWriter, r *http.Request, body []byte,
 
 // queueMutations publishes an ADD or REMOVE call's mutations, one message
 // per (customer, audience), and answers 200 once Pub/Sub has every one.
-func (a *App) queueMutations(w http.ResponseWriter, r *http.Request, typ dmp.CallType,
-	body []byte, cl *callLog) int {
-	muts, err := dmp.DecodeMutations(body)
+func (a *App) queueMutations(w http.ResponseWriter, r *http.Request, call *dmp.Call,
+	cl *callLog) int {
+	muts, err := call.Mutations()
 	if err != nil {
 		return writeError(w, http.StatusBadRequest, err.Error())
 	}
-	batch := dmp.Group(typ, muts, a.now())
+	batch := dmp.Group(call.Type, muts, a.now())
 	cl.received, cl.skipped, cl.messages = len(muts), batch.Skipped, len(batch.Messages)
 	if err := a.publish(r.Context(), batch.Messages); err != nil {
 		cl.reason = err.Error()

@@ -3,6 +3,8 @@ package dmp
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/tidwall/gjson"
 )
 
 // CreateAudienceCall is the body of a CREATE_AUDIENCE call.
@@ -15,29 +17,31 @@ type CreateAudienceCall struct {
 // DecodeCreateAudience decodes a CREATE_AUDIENCE body. Audience and Name
 // are required, and the error names the one that is missing.
 func DecodeCreateAudience(body []byte) (CreateAudienceCall, error) {
-	var raw struct {
-		Name     json.RawMessage `json:"Name"`
-		Customer json.RawMessage `json:"Customer"`
-		Audience json.RawMessage `json:"Audience"`
+	f, err := parseTop(body)
+	if err != nil {
+		return CreateAudienceCall{}, err
 	}
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return CreateAudienceCall{}, malformed("The body is not a JSON object: %s.", jsonReason(err))
-	}
+	return (&Call{fields: f}).CreateAudience()
+}
+
+// CreateAudience decodes the call as a CREATE_AUDIENCE; see
+// DecodeCreateAudience.
+func (c *Call) CreateAudience() (CreateAudienceCall, error) {
 	var call CreateAudienceCall
 	var err error
-	if call.Audience, err = idField("Audience", raw.Audience); err != nil {
+	if call.Audience, err = idField("Audience", c.fields.audience); err != nil {
 		return call, err
 	}
 	if call.Audience == "" {
 		return call, malformed("The field Audience is missing.")
 	}
-	if call.Name, err = stringField("Name", raw.Name); err != nil {
+	if call.Name, err = stringField("Name", c.fields.name); err != nil {
 		return call, err
 	}
 	if call.Name == "" {
 		return call, malformed("The field Name is missing.")
 	}
-	if call.Customer, err = numberField("Customer", raw.Customer); err != nil {
+	if call.Customer, err = numberField("Customer", c.fields.customer); err != nil {
 		return call, err
 	}
 	if call.Customer == "" {
@@ -67,19 +71,35 @@ func (m Mutation) Forwardable() bool {
 // forwardable) so that the caller can count it; an absent, empty or null
 // list is no mutations. A body of the wrong shape is a *MalformedError.
 func DecodeMutations(body []byte) ([]Mutation, error) {
-	var raw struct {
-		Mutations []json.RawMessage `json:"Mutations"`
+	f, err := parseTop(body)
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, malformed("The body is not a valid mutation call: %s.", jsonReason(err))
+	return (&Call{fields: f}).Mutations()
+}
+
+// Mutations decodes the call's Mutations list; see DecodeMutations.
+func (c *Call) Mutations() ([]Mutation, error) {
+	list := c.fields.mutations
+	switch {
+	case list.Type == gjson.Null:
+		return nil, nil
+	case !list.IsArray():
+		return nil, malformed("The field Mutations must be a list.")
 	}
-	out := make([]Mutation, len(raw.Mutations))
-	for i, r := range raw.Mutations {
-		m, err := DecodeMutation(r)
-		if err != nil {
-			return nil, malformed("Mutation %d: %s", i, err.Error())
+	var out []Mutation
+	var err error
+	list.ForEach(func(_, v gjson.Result) bool {
+		var m Mutation
+		if m, err = decodeMutation(v); err != nil {
+			err = malformed("Mutation %d: %s", len(out), err.Error())
+			return false
 		}
-		out[i] = m
+		out = append(out, m)
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -87,60 +107,74 @@ func DecodeMutations(body []byte) ([]Mutation, error) {
 // DecodeMutation decodes one mutation object; null gives a zero Mutation.
 // The fields the platform does not need (Uuid, Platform, and any field
 // the DMP adds later) are not checked; they stay in Raw.
-func DecodeMutation(r json.RawMessage) (Mutation, error) {
-	if string(r) == "null" {
+func DecodeMutation(raw json.RawMessage) (Mutation, error) {
+	if !gjson.ValidBytes(raw) {
+		return Mutation{}, malformed("the mutation is not valid JSON.")
+	}
+	return decodeMutation(gjson.ParseBytes(raw))
+}
+
+func decodeMutation(v gjson.Result) (Mutation, error) {
+	switch {
+	case v.Type == gjson.Null:
 		return Mutation{}, nil
-	}
-	var f struct {
-		Customer       json.RawMessage `json:"Customer"`
-		Audience       json.RawMessage `json:"Audience"`
-		ExternalUserID json.RawMessage `json:"External_user_id"`
-	}
-	if err := json.Unmarshal(r, &f); err != nil {
+	case !v.IsObject():
 		return Mutation{}, malformed("the mutation is not a JSON object.")
 	}
-	m := Mutation{Raw: r}
+	m := Mutation{Raw: json.RawMessage(v.Raw)}
+	var customer, audience, user gjson.Result
+	v.ForEach(func(k, val gjson.Result) bool {
+		switch {
+		case strings.EqualFold(k.Str, "Customer"):
+			customer = val
+		case strings.EqualFold(k.Str, "Audience"):
+			audience = val
+		case strings.EqualFold(k.Str, "External_user_id"):
+			user = val
+		}
+		return true
+	})
 	var err error
-	if m.Customer, err = numberField("Customer", f.Customer); err != nil {
+	if m.Customer, err = numberField("Customer", customer); err != nil {
 		return m, err
 	}
-	if m.Audience, err = idField("Audience", f.Audience); err != nil {
+	if m.Audience, err = idField("Audience", audience); err != nil {
 		return m, err
 	}
-	if m.ExternalUserID, err = idField("External_user_id", f.ExternalUserID); err != nil {
+	if m.ExternalUserID, err = idField("External_user_id", user); err != nil {
 		return m, err
 	}
 	return m, nil
 }
 
 // stringField decodes a JSON string; absent or null is "".
-func stringField(name string, r json.RawMessage) (string, error) {
-	if len(r) == 0 || string(r) == "null" {
+func stringField(name string, r gjson.Result) (string, error) {
+	switch r.Type {
+	case gjson.Null:
 		return "", nil
+	case gjson.String:
+		return r.Str, nil
 	}
-	var s string
-	if r[0] != '"' || json.Unmarshal(r, &s) != nil {
-		return "", malformed("The field %s must be a string.", name)
-	}
-	return s, nil
+	return "", malformed("The field %s must be a string.", name)
 }
 
 // idField decodes an identifier written as a string or as a number; a
 // number is kept exactly as written, so no precision is lost.
-func idField(name string, r json.RawMessage) (string, error) {
-	if len(r) > 0 && isNumberStart(r[0]) {
-		return string(r), nil
+func idField(name string, r gjson.Result) (string, error) {
+	switch r.Type {
+	case gjson.Null:
+		return "", nil
+	case gjson.String:
+		return r.Str, nil
+	case gjson.Number:
+		return r.Raw, nil
 	}
-	s, err := stringField(name, r)
-	if err != nil {
-		return "", malformed("The field %s must be a string or a number.", name)
-	}
-	return s, nil
+	return "", malformed("The field %s must be a string or a number.", name)
 }
 
 // numberField decodes a non-negative integer written as a JSON number or
 // as a string of decimal digits, and returns its digits.
-func numberField(name string, r json.RawMessage) (string, error) {
+func numberField(name string, r gjson.Result) (string, error) {
 	s, err := idField(name, r)
 	if err != nil || s == "" {
 		return "", err
@@ -150,8 +184,6 @@ func numberField(name string, r json.RawMessage) (string, error) {
 	}
 	return canonicalNumber(s), nil
 }
-
-func isNumberStart(c byte) bool { return c == '-' || (c >= '0' && c <= '9') }
 
 func allDigits(s string) bool {
 	if len(s) > 32 {

@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/tidwall/gjson"
 )
 
 // CallType names a DMP call. The DMP may add new ones at any time; a value
@@ -58,59 +60,107 @@ func malformed(format string, args ...any) error {
 	return &MalformedError{Reason: fmt.Sprintf(format, args...)}
 }
 
-// ResolveType decides which call a request is. The signature covers the
-// body only, so the body's Type wins; the query parameter is used when the
-// body has none. Both present and different (ignoring case) is malformed,
-// and so is a call that names no type at all. An empty body is allowed only
+// Call is a DMP call whose type is known and whose body has been checked
+// to be a JSON object (or to be empty, for VALIDATE). Its methods decode
+// the rest without reading the body again.
+type Call struct {
+	Type   CallType
+	fields topFields
+}
+
+// topFields are the top-level members a call may use.
+type topFields struct {
+	typ, mutations, name, customer, audience gjson.Result
+}
+
+// Parse decides which call a request is. The signature covers the body
+// only, so the body's Type wins; the query parameter is used when the body
+// has none. Both present and different (ignoring case) is malformed, and
+// so is a call that names no type at all. An empty body is allowed only
 // for VALIDATE. Type names are compared and returned in upper case.
-func ResolveType(queryType string, body []byte) (CallType, error) {
+func Parse(queryType string, body []byte) (*Call, error) {
 	query := CallType(strings.ToUpper(strings.TrimSpace(queryType)))
 	if len(bytes.TrimSpace(body)) == 0 {
 		switch query {
 		case "":
-			return "", malformed("The call has no type: the body is empty and there is no type parameter.")
+			return nil, malformed("The call has no type: the body is empty and there is no type parameter.")
 		case Validate:
-			return Validate, nil
+			return &Call{Type: Validate}, nil
 		default:
-			return "", malformed("The %s call has an empty body.", query)
+			return nil, malformed("The %s call has an empty body.", query)
 		}
 	}
-	var head struct {
-		Type json.RawMessage `json:"Type"`
-	}
-	if err := json.Unmarshal(body, &head); err != nil {
-		return "", malformed("The body is not a JSON object: %s.", jsonReason(err))
+	f, err := parseTop(body)
+	if err != nil {
+		return nil, err
 	}
 	var bodyType string
-	if len(head.Type) > 0 && string(head.Type) != "null" {
-		if err := json.Unmarshal(head.Type, &bodyType); err != nil {
-			return "", malformed("The field Type must be a string.")
-		}
+	switch f.typ.Type {
+	case gjson.Null:
+	case gjson.String:
+		bodyType = f.typ.Str
+	default:
+		return nil, malformed("The field Type must be a string.")
 	}
 	inBody := CallType(strings.ToUpper(strings.TrimSpace(bodyType)))
 	switch {
 	case inBody == "" && query == "":
-		return "", malformed("The call has no type: the body has no Type and there is no type parameter.")
+		return nil, malformed("The call has no type: the body has no Type and there is no type parameter.")
 	case inBody == "":
-		return query, nil
+		inBody = query
 	case query != "" && query != inBody:
-		return "", malformed("The type parameter %q does not match the body's Type %q.", queryType, bodyType)
+		return nil, malformed("The type parameter %q does not match the body's Type %q.", queryType, bodyType)
 	}
-	return inBody, nil
+	return &Call{Type: inBody, fields: f}, nil
 }
 
-// jsonReason turns a decoding error into words without Go type names.
-func jsonReason(err error) string {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax):
-		return fmt.Sprintf("invalid JSON at byte %d", syntax.Offset)
-	case errors.As(err, &typ):
-		if typ.Field != "" {
-			return fmt.Sprintf("the field %s has the wrong type (%s)", typ.Field, typ.Value)
+// ResolveType is Parse for callers that need only the type.
+func ResolveType(queryType string, body []byte) (CallType, error) {
+	c, err := Parse(queryType, body)
+	if err != nil {
+		return "", err
+	}
+	return c.Type, nil
+}
+
+// parseTop checks that body is valid JSON holding an object and picks out
+// the members calls use, in one pass. Names are compared without regard
+// to case, as encoding/json does; the last of duplicates wins. A missing
+// member is a Result of type Null.
+func parseTop(body []byte) (topFields, error) {
+	var f topFields
+	if !gjson.ValidBytes(body) {
+		return f, malformed("The body is not valid JSON: %s.", jsonReason(body))
+	}
+	root := gjson.ParseBytes(body)
+	if !root.IsObject() {
+		return f, malformed("The body is not a JSON object.")
+	}
+	root.ForEach(func(k, v gjson.Result) bool {
+		switch {
+		case strings.EqualFold(k.Str, "Type"):
+			f.typ = v
+		case strings.EqualFold(k.Str, "Mutations"):
+			f.mutations = v
+		case strings.EqualFold(k.Str, "Name"):
+			f.name = v
+		case strings.EqualFold(k.Str, "Customer"):
+			f.customer = v
+		case strings.EqualFold(k.Str, "Audience"):
+			f.audience = v
 		}
-		return fmt.Sprintf("found a JSON %s where an object was expected", typ.Value)
+		return true
+	})
+	return f, nil
+}
+
+// jsonReason says where a body stops being valid JSON. It runs on the
+// error path only.
+func jsonReason(body []byte) string {
+	var v any
+	var syntax *json.SyntaxError
+	if err := json.Unmarshal(body, &v); errors.As(err, &syntax) {
+		return fmt.Sprintf("invalid JSON at byte %d", syntax.Offset)
 	}
 	return "invalid JSON"
 }
