@@ -28,6 +28,7 @@ type callLog struct {
 	skipped  int
 	messages int
 	reason   string // why the call failed, for the operator
+	misconf  bool   // the call failed because the integration is misconfigured
 }
 
 // ServeHTTP is the diy function: it answers one DMP call.
@@ -48,7 +49,7 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (a *App) logCall(cl *callLog, took time.Duration) {
 	level := slog.LevelInfo
 	switch {
-	case cl.status >= 500:
+	case cl.status >= 500 || cl.misconf:
 		level = slog.LevelError
 	case cl.status >= 400 || (cl.typ != "" && !cl.typ.Known()):
 		level = slog.LevelWarn
@@ -117,6 +118,7 @@ func (a *App) authenticate(w http.ResponseWriter, r *http.Request, body []byte,
 		cl.reason = err.Error()
 		if errors.Is(err, hmac.ErrNoSecret) {
 			cl.reason = "no HMAC secret is configured (DIY_HMAC_SECRET): every POST is refused"
+			cl.misconf = true
 		}
 		return writeError(w, http.StatusUnauthorized,
 			"The X-HMAC signature is missing or does not match the body."), false

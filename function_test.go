@@ -134,8 +134,9 @@ func TestFailsClosedWithoutSecret(t *testing.T) {
 			t.Errorf("POST signed %q without a configured secret = %d, want 401", sig, a.status)
 		}
 	}
-	if !strings.Contains(e.logs.String(), "DIY_HMAC_SECRET") {
-		t.Errorf("log does not say that DIY_HMAC_SECRET is missing:\n%s", e.logs)
+	if logs := e.logs.String(); !strings.Contains(logs, "DIY_HMAC_SECRET") ||
+		!strings.Contains(logs, `"severity":"ERROR"`) {
+		t.Errorf("log does not say, as an error, that DIY_HMAC_SECRET is missing:\n%s", logs)
 	}
 	if n := len(e.queued()); n != 0 {
 		t.Errorf("queued %d messages, want 0", n)
