@@ -164,9 +164,11 @@ func (a *App) queueMutations(w http.ResponseWriter, r *http.Request, call *dmp.C
 // with the reason, where an operator finds it.
 func (a *App) queueUnknown(w http.ResponseWriter, r *http.Request, typ dmp.CallType,
 	body []byte, cl *callLog) int {
-	msg := &dmp.Message{Version: dmp.MessageVersion, Type: typ, ReceivedAt: a.now().UTC(),
-		Body: body}
+	msg := dmp.Unknown(typ, body, a.now())
 	cl.messages = 1
+	if msg.Truncated {
+		cl.reason = "the body of the unknown call was cut to dmp.MaxUnknownBody bytes"
+	}
 	if err := a.publish(r.Context(), []*dmp.Message{msg}); err != nil {
 		cl.reason = err.Error()
 		return writeError(w, http.StatusServiceUnavailable,

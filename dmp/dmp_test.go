@@ -292,3 +292,33 @@ func TestUnknownCallCarriesBody(t *testing.T) {
 		t.Errorf("DecodeMessage() = %+v, %v; want the body back and no ordering key", got, err)
 	}
 }
+
+func TestLongOrderingKeyIsHashed(t *testing.T) {
+	long := &dmp.Message{Customer: "1", Audience: strings.Repeat("a", 2000)}
+	key := long.OrderingKey()
+	if len(key) > dmp.MaxOrderingKeyBytes || !strings.HasPrefix(key, "sha256:") {
+		t.Errorf("OrderingKey() of a 2000-byte audience = %q, want a hash within the limit", key)
+	}
+	if again := (&dmp.Message{Customer: "1", Audience: long.Audience}).OrderingKey(); again != key {
+		t.Errorf("OrderingKey() is not stable: %q then %q", key, again)
+	}
+	if _, ok := long.Attributes()[dmp.AttrAudience]; ok {
+		t.Errorf("Attributes() holds an audience over Pub/Sub's 1024-byte attribute limit")
+	}
+}
+
+func TestUnknownCallBodyIsBounded(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), dmp.MaxUnknownBody+10)
+	m := dmp.Unknown("NEW", big, time.Now())
+	data, err := m.Encode()
+	if err != nil {
+		t.Fatalf("Encode() = %v", err)
+	}
+	if !m.Truncated || len(m.Body) != dmp.MaxUnknownBody || len(data) > dmp.MaxMessageBytes {
+		t.Errorf("Unknown(%d bytes): truncated %v, kept %d, encoded %d", len(big), m.Truncated,
+			len(m.Body), len(data))
+	}
+	if small := dmp.Unknown("NEW", []byte("{}"), time.Now()); small.Truncated {
+		t.Errorf("Unknown(2 bytes) is marked truncated")
+	}
+}

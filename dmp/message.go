@@ -1,6 +1,8 @@
 package dmp
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -36,16 +38,42 @@ type Message struct {
 	ReceivedAt time.Time         `json:"received_at"`
 	Mutations  []json.RawMessage `json:"mutations,omitempty"`
 	Body       []byte            `json:"body,omitempty"` // base64 in JSON
+	Truncated  bool              `json:"body_truncated,omitempty"`
 }
+
+// MaxUnknownBody is how much of an unknown call's body a message keeps:
+// base64 makes it a third larger, and the message must stay under
+// Pub/Sub's limit.
+const MaxUnknownBody = 6_000_000
+
+// Unknown returns the message that keeps a call of a type this package
+// does not know, for the dead-letter path. A body over MaxUnknownBody is
+// cut there, and the message says so.
+func Unknown(t CallType, body []byte, receivedAt time.Time) *Message {
+	m := &Message{Version: MessageVersion, Type: t, ReceivedAt: receivedAt.UTC(), Body: body}
+	if len(body) > MaxUnknownBody {
+		m.Body, m.Truncated = body[:MaxUnknownBody], true
+	}
+	return m
+}
+
+// MaxOrderingKeyBytes is Pub/Sub's limit on an ordering key.
+const MaxOrderingKeyBytes = 1024
 
 // OrderingKey is the Pub/Sub ordering key of the message: messages for
 // one (customer, audience) are delivered in the order they were published.
-// Unknown calls have none.
+// A key that would exceed Pub/Sub's limit is replaced by its SHA-256, which
+// is as stable and, in practice, as unique. Unknown calls have none.
 func (m *Message) OrderingKey() string {
 	if m.Customer == "" && m.Audience == "" {
 		return ""
 	}
-	return m.Customer + "/" + m.Audience
+	key := m.Customer + "/" + m.Audience
+	if len(key) > MaxOrderingKeyBytes {
+		sum := sha256.Sum256([]byte(key))
+		return "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return key
 }
 
 // Attributes returns the Pub/Sub attributes of the message.
