@@ -132,9 +132,10 @@ Secrets (Secret Manager)
   DIY_HMAC_PREVIOUS_VERSION     [empty] during a rotation: version number of the old
                                 HMAC secret that diy still accepts
   DIY_BASIC_AUTH_SECRET_NAME    [diy-basic-auth-password] Basic Auth password (if user set)
-  DIY_PANGOLIN_KEY_SECRET       [pangolin-api-key] default Pangolin API key secret
+  DIY_PANGOLIN_KEY_SECRET       [pangolin-api-key] default Pangolin API key secret; the
+                                functions may read it and every <that>-<anything>
   DIY_PANGOLIN_CUSTOMERS        [empty] space-separated DMP customer IDs whose own key
-                                secrets (<DIY_PANGOLIN_KEY_SECRET>-<id>) the functions read
+                                secrets (<DIY_PANGOLIN_KEY_SECRET>-<id>) are created empty
 
 Secret values (optional; read from the environment, sent on stdin, never printed).
 A value is added as a new version when the secret has none or holds another value.
@@ -360,6 +361,9 @@ validate_settings() {
   [[ -z $DIY_HMAC_PREVIOUS_VERSION ]] || require_count DIY_HMAC_PREVIOUS_VERSION
   [[ $DIY_PANGOLIN_CUSTOMERS =~ ^[0-9[:space:]]*$ ]] ||
     die "DIY_PANGOLIN_CUSTOMERS must hold DMP customer IDs (digits) separated by spaces"
+  # A secret ID; it also goes into the quoted string of an IAM condition.
+  [[ $DIY_PANGOLIN_KEY_SECRET =~ ^[A-Za-z0-9_-]{1,254}$ ]] ||
+    die "DIY_PANGOLIN_KEY_SECRET must be a secret ID: 1 to 254 letters, digits, - or _"
 }
 
 runtime_email() { printf '%s@%s.iam.gserviceaccount.com' "$DIY_RUNTIME_SA" "$PROJECT"; }
@@ -517,14 +521,36 @@ create_service_accounts() {
     --display-name="DMP DIY Pub/Sub push identity" --project="$PROJECT"
 }
 
+# secret_names lists the secrets diy reads through --set-secrets; each gets
+# its own grant. The Pangolin keys are covered by grant_key_access.
 secret_names() {
   printf '%s\n' "$DIY_HMAC_SECRET_NAME"
   [[ -z $DIY_BASIC_AUTH_USER ]] || printf '%s\n' "$DIY_BASIC_AUTH_SECRET_NAME"
-  printf '%s\n' "$DIY_PANGOLIN_KEY_SECRET"
-  local customer
-  for customer in $DIY_PANGOLIN_CUSTOMERS; do
-    printf '%s\n' "$DIY_PANGOLIN_KEY_SECRET-$customer"
-  done
+}
+
+# key_condition prints the IAM condition (gcloud's --condition value) that
+# limits the runtime's project-level secretAccessor grant to the Pangolin key
+# secrets: BASE, BASE-<anything>, and their versions. IAM names secrets with
+# the project number. validate_settings keeps commas and quotes out of BASE.
+key_condition() {
+  local key=$DIY_PANGOLIN_KEY_SECRET
+  local name="projects/$PROJECT_NUMBER/secrets/$key"
+  local expr="resource.name == \"$name\""
+  expr+=" || resource.name.startsWith(\"$name/\")"
+  expr+=" || resource.name.startsWith(\"$name-\")"
+  printf 'expression=%s,title=diy-pangolin-keys,description=%s' "$expr" \
+    "Pangolin API keys read by the DMP DIY functions: secret $key and every secret $key-*"
+}
+
+# grant_key_access MEMBER lets the runtime read every Pangolin key secret,
+# present and future. The grant is on the project so that reading a customer
+# secret that does not exist answers NOT_FOUND and the functions use the
+# default key; with grants on single secrets it answers PERMISSION_DENIED.
+grant_key_access() {
+  local member=$1 key=$DIY_PANGOLIN_KEY_SECRET
+  grant "let $DIY_RUNTIME_SA read the secrets $key and $key-*" \
+    gcloud projects add-iam-policy-binding "$PROJECT" --member="$member" \
+    --role=roles/secretmanager.secretAccessor --condition="$(key_condition)"
 }
 
 grant_runtime_roles() {
@@ -543,6 +569,7 @@ grant_runtime_roles() {
       gcloud secrets add-iam-policy-binding "$secret" --member="$member" \
       --role=roles/secretmanager.secretAccessor --project="$PROJECT"
   done < <(secret_names)
+  grant_key_access "$member"
 }
 
 grant_pubsub_agent_roles() {

@@ -218,9 +218,9 @@ func TestBindingsAreLeastPrivilege(t *testing.T) {
 		"projects add-iam-policy-binding test-proj " + runtimeSA + " roles/datastore.user",
 		"secrets add-iam-policy-binding diy-hmac-secret " + runtimeSA +
 			" roles/secretmanager.secretAccessor",
-		"secrets add-iam-policy-binding pangolin-api-key " + runtimeSA +
-			" roles/secretmanager.secretAccessor",
-		"secrets add-iam-policy-binding pangolin-api-key-123 " + runtimeSA +
+		// The Pangolin keys, pangolin-api-key-123 included: one conditional
+		// grant on the project (keys_test.go checks its condition).
+		"projects add-iam-policy-binding test-proj " + runtimeSA +
 			" roles/secretmanager.secretAccessor",
 		"pubsub topics add-iam-policy-binding diy-mutations-dead-letter " + pubsubSA +
 			" roles/pubsub.publisher",
@@ -235,10 +235,20 @@ func TestBindingsAreLeastPrivilege(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("bindings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if _, c := r.mustFind(t, "projects", "add-iam-policy-binding"); !slices.Contains(c,
-		"--condition=None") {
-		t.Errorf("%v: want --condition=None: conditional bindings would make gcloud prompt", c)
+	for _, c := range r.calls {
+		role, _ := call(c).flag("role")
+		cond, _ := call(c).flag("condition")
+		switch {
+		case !call(c).is("projects", "add-iam-policy-binding"):
+		case role == "roles/datastore.user" && cond != "None":
+			t.Errorf("%v: want --condition=None: conditional bindings would make gcloud "+
+				"prompt or fail", call(c))
+		case role == "roles/secretmanager.secretAccessor" && !strings.HasPrefix(cond,
+			"expression="):
+			t.Errorf("%v: project-wide secret access without a condition", call(c))
+		}
 	}
+	r.mustFind(t, "secrets", "create", "pangolin-api-key-123")
 }
 
 // binding describes an add-*-policy-binding call as "COMMAND... RESOURCE
@@ -379,6 +389,8 @@ func TestFailingCommandStops(t *testing.T) {
 		{"secrets versions add diy-hmac-secret", 1},
 		{"iam service-accounts create diy-push", 1},
 		{"projects add-iam-policy-binding", 3},
+		{"add-iam-policy-binding test-proj --member=" + runtimeSA +
+			" --role=roles/secretmanager.secretAccessor", 3},
 		{"functions deploy diy-forward", 1},
 		{"pubsub subscriptions create diy-mutations-forward", 1},
 		{"functions deploy diy ", 1},
@@ -444,6 +456,10 @@ func TestStopsWithClearMessage(t *testing.T) {
 			"between 10 and 600", true},
 		{"comma in env value", fake{}, vars{"PANGOLIN_URL": "https://a,b"},
 			"PANGOLIN_URL must not contain a comma", true},
+		{"quote in key secret", fake{}, vars{"DIY_PANGOLIN_KEY_SECRET": `key")||true||("`},
+			"DIY_PANGOLIN_KEY_SECRET must be a secret ID", true},
+		{"comma in key secret", fake{}, vars{"DIY_PANGOLIN_KEY_SECRET": "key,title=x"},
+			"DIY_PANGOLIN_KEY_SECRET must be a secret ID", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -548,6 +564,8 @@ func TestDryRun(t *testing.T) {
 			"gcloud functions deploy diy-forward --gen2",
 			"gcloud functions deploy diy --gen2",
 			"--format='value(serviceConfig.uri)'",
+			"--role=roles/secretmanager.secretAccessor --condition='expression=resource.name" +
+				` == "projects/<project number>/secrets/pangolin-api-key" || `,
 		} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("plan lacks %q:\n%s", want, r.stdout)
