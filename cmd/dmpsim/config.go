@@ -76,14 +76,48 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 			"load mode (default) or -conformance.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	// Settings that can come from the environment get no flag default, so
-	// that usage never shows a secret (nor a password inside a URL).
-	rawURL := fs.String("url", "", "DIY endpoint `URL` ($DIY_URL; default "+DefaultURL+")")
-	secret := fs.String("secret", "", "HMAC `secret` shared with the endpoint "+
-		"($DIY_HMAC_SECRET; default the local development secret)")
-	fs.StringVar(&c.BasicUser, "basic-user", getenv("DIY_BASIC_AUTH_USER"),
+	c.BasicUser = getenv("DIY_BASIC_AUTH_USER")
+	ef := addEnvFlags(fs)
+	addWorkloadFlags(fs, &c)
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	c.URL = firstSet(*ef.url, getenv("DIY_URL"), DefaultURL)
+	c.PangolinURL = firstSet(*ef.pangolinURL, getenv("PANGOLIN_URL"), DefaultPangolinURL)
+	c.Secret = firstSet(*ef.secret, getenv("DIY_HMAC_SECRET"), DevSecret)
+	c.BasicPassword = firstSet(*ef.password, getenv("DIY_BASIC_AUTH_PASSWORD"))
+	c.PangolinKey = firstSet(*ef.key, getenv("PANGOLIN_API_KEY"), DevPangolinKey)
+	return c, c.Validate()
+}
+
+// envFlags are the flags that fall back to the environment. They get no
+// flag default, so that usage never shows a secret (nor a password inside
+// a URL); parseConfig resolves them after parsing.
+type envFlags struct {
+	url, secret, password, pangolinURL, key *string
+}
+
+func addEnvFlags(fs *flag.FlagSet) envFlags {
+	return envFlags{
+		url: fs.String("url", "", "DIY endpoint `URL` ($DIY_URL; default "+DefaultURL+")"),
+		secret: fs.String("secret", "", "HMAC `secret` shared with the endpoint "+
+			"($DIY_HMAC_SECRET; default the local development secret)"),
+		password: fs.String("basic-password", "",
+			"Basic Auth `password` ($DIY_BASIC_AUTH_PASSWORD)"),
+		pangolinURL: fs.String("pangolin-url", "", "Pangolin `URL` read by verify "+
+			"($PANGOLIN_URL; default "+DefaultPangolinURL+")"),
+		key: fs.String("pangolin-key", "", "Pangolin API `key` for every customer "+
+			"($PANGOLIN_API_KEY; default the local development key)"),
+	}
+}
+
+// addWorkloadFlags registers the other flags, with c's values as defaults.
+func addWorkloadFlags(fs *flag.FlagSet, c *Config) {
+	fs.StringVar(&c.BasicUser, "basic-user", c.BasicUser,
 		"Basic Auth `user` ($DIY_BASIC_AUTH_USER); sent with -basic-password")
-	password := fs.String("basic-password", "", "Basic Auth `password` ($DIY_BASIC_AUTH_PASSWORD)")
 	fs.IntVar(&c.Customers, "customers", c.Customers, "DMP customers")
 	fs.IntVar(&c.Audiences, "audiences", c.Audiences,
 		"audiences created, spread over the customers")
@@ -100,10 +134,6 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fs.IntVar(&c.BatchSize, "batch-size", c.BatchSize, "users per request (the DMP sends 100)")
 	fs.DurationVar(&c.BatchInterval, "batch-interval", c.BatchInterval,
 		"longest wait before a partial batch is sent (the DMP waits 1s)")
-	panURL := fs.String("pangolin-url", "", "Pangolin `URL` read by verify "+
-		"($PANGOLIN_URL; default "+DefaultPangolinURL+")")
-	key := fs.String("pangolin-key", "", "Pangolin API `key` for every customer "+
-		"($PANGOLIN_API_KEY; default the local development key)")
 	fs.BoolVar(&c.Verify, "verify", c.Verify,
 		"compare Pangolin's audiences with the expected state")
 	fs.DurationVar(&c.Settle, "settle", c.Settle, "how long verify waits for the pipeline")
@@ -111,19 +141,6 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		"check the endpoint's protocol answers only")
 	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "timeout of one request")
 	fs.BoolVar(&c.NoProgress, "no-progress", c.NoProgress, "no progress bar")
-
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	c.URL = firstSet(*rawURL, getenv("DIY_URL"), DefaultURL)
-	c.PangolinURL = firstSet(*panURL, getenv("PANGOLIN_URL"), DefaultPangolinURL)
-	c.Secret = firstSet(*secret, getenv("DIY_HMAC_SECRET"), DevSecret)
-	c.BasicPassword = firstSet(*password, getenv("DIY_BASIC_AUTH_PASSWORD"))
-	c.PangolinKey = firstSet(*key, getenv("PANGOLIN_API_KEY"), DevPangolinKey)
-	return c, c.Validate()
 }
 
 func firstSet(values ...string) string {
