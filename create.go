@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/dmp-diy/diy/dmp"
 	"github.com/dmp-diy/diy/pangolin"
@@ -93,7 +94,8 @@ func createFailure(ctx context.Context, customer string, err error) (int, string
 	case errors.Is(err, pangolin.ErrInvalidArgument), errors.Is(err, pangolin.ErrTooLarge):
 		var apiErr *pangolin.APIError
 		if errors.As(err, &apiErr) && apiErr.Message != "" {
-			return http.StatusBadGateway, "Pangolin refused the audience: " + apiErr.Message
+			return http.StatusBadGateway, "Pangolin refused the audience: " +
+				strings.TrimSuffix(apiErr.Message, ".") + "."
 		}
 		return http.StatusBadGateway, "Pangolin refused the audience."
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):

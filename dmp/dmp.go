@@ -32,6 +32,10 @@ const (
 	RemoveFromAudience CallType = "REMOVE_FROM_AUDIENCE"
 )
 
+// MaxTypeBytes bounds a call type's name, so that an unknown type still
+// fits a log line and a Pub/Sub attribute.
+const MaxTypeBytes = 64
+
 // Known reports whether t is one of the calls this package understands.
 func (t CallType) Known() bool {
 	switch t {
@@ -101,6 +105,9 @@ func Parse(queryType string, body []byte) (*Call, error) {
 		bodyType = f.typ.Str
 	default:
 		return nil, malformed("The field Type must be a string.")
+	}
+	if len(bodyType) > MaxTypeBytes || len(queryType) > MaxTypeBytes {
+		return nil, malformed("The call type is longer than %d characters.", MaxTypeBytes)
 	}
 	inBody := CallType(strings.ToUpper(strings.TrimSpace(bodyType)))
 	switch {

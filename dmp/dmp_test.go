@@ -35,6 +35,8 @@ func TestResolveType(t *testing.T) {
 		{"not json", "ADD_TO_AUDIENCE", `Type=ADD`, "", true},
 		{"json array", "ADD_TO_AUDIENCE", `[1,2]`, "", true},
 		{"unknown type kept", "", `{"Type":"DELETE_AUDIENCE"}`, "DELETE_AUDIENCE", false},
+		{"type too long", "", `{"Type":"` + strings.Repeat("X", 65) + `"}`, "", true},
+		{"type parameter too long", strings.Repeat("X", 65), `{}`, "", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
