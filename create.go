@@ -20,7 +20,7 @@ func (a *App) createAudience(w http.ResponseWriter, r *http.Request, c *dmp.Call
 	cl *callLog) int {
 	call, err := c.CreateAudience()
 	if err != nil {
-		return writeError(w, http.StatusBadRequest, err.Error())
+		return cl.refuse(w, http.StatusBadRequest, err.Error())
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.CreateTimeout)
 	defer cancel()
@@ -91,13 +91,16 @@ func createFailure(ctx context.Context, customer string, err error) (int, string
 	case errors.Is(err, pangolin.ErrUnauthenticated):
 		return http.StatusBadGateway, fmt.Sprintf(
 			"Pangolin refused the API key for customer %s.", customer)
-	case errors.Is(err, pangolin.ErrInvalidArgument), errors.Is(err, pangolin.ErrTooLarge):
+	case errors.Is(err, pangolin.ErrInvalidArgument), errors.Is(err, pangolin.ErrTooLarge),
+		errors.Is(err, store.ErrInvalid):
+		// The call as sent can never succeed: a 400, which the DMP does not
+		// retry, with Pangolin's reason.
 		var apiErr *pangolin.APIError
 		if errors.As(err, &apiErr) && apiErr.Message != "" {
-			return http.StatusBadGateway, "Pangolin refused the audience: " +
+			return http.StatusBadRequest, "Pangolin refused the audience: " +
 				strings.TrimSuffix(apiErr.Message, ".") + "."
 		}
-		return http.StatusBadGateway, "Pangolin refused the audience."
+		return http.StatusBadRequest, "The audience cannot be created as sent: its ID or name is too long."
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable,
 			"Pangolin did not answer in time; the call can be retried."

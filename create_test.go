@@ -170,8 +170,8 @@ func TestCreateAudienceWhenPangolinFails(t *testing.T) {
 func TestCreateAudienceRefusedByPangolin(t *testing.T) {
 	e := newTestEnv(t)
 	a := e.post("CREATE_AUDIENCE", createBody(1, "long-name", strings.Repeat("n", 2000)))
-	if a.status != http.StatusBadGateway {
-		t.Fatalf("CREATE with a name Pangolin refuses = %d %s, want 502", a.status, a.body)
+	if a.status != http.StatusBadRequest {
+		t.Fatalf("CREATE with a name Pangolin refuses = %d %s, want 400", a.status, a.body)
 	}
 	if msg := errorSentence(t, a); !strings.HasPrefix(msg, "Pangolin refused the audience: ") {
 		t.Errorf("error = %q, want it to pass on Pangolin's reason", msg)

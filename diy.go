@@ -27,8 +27,18 @@ type callLog struct {
 	queued   int
 	skipped  int
 	messages int
-	reason   string // why the call failed, for the operator
-	misconf  bool   // the call failed because the integration is misconfigured
+	reason   string         // why the call failed, for the operator
+	misconf  bool           // the call failed because the integration is misconfigured
+	problems map[string]int // skipped mutations by reason
+}
+
+// refuse answers with an error sentence and keeps it as the log's reason,
+// unless a more precise one is there already.
+func (cl *callLog) refuse(w http.ResponseWriter, status int, sentence string) int {
+	if cl.reason == "" {
+		cl.reason = sentence
+	}
+	return writeError(w, status, sentence)
 }
 
 // ServeHTTP is the diy function: it answers one DMP call.
@@ -63,6 +73,9 @@ func (a *App) logCall(cl *callLog, took time.Duration) {
 	if cl.reason != "" {
 		attrs = append(attrs, slog.String("reason", cl.reason))
 	}
+	if len(cl.problems) > 0 {
+		attrs = append(attrs, slog.Any("skipped_by_reason", cl.problems))
+	}
 	a.log.LogAttrs(context.Background(), level, "diy call", attrs...)
 }
 
@@ -75,17 +88,17 @@ func (a *App) serve(w http.ResponseWriter, r *http.Request, cl *callLog) int {
 	case http.MethodPost:
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST")
-		return writeError(w, http.StatusMethodNotAllowed, "Only GET and POST are accepted.")
+		return cl.refuse(w, http.StatusMethodNotAllowed, "Only GET, HEAD and POST are accepted.")
 	}
 
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return writeError(w, http.StatusRequestEntityTooLarge, "The body is larger than 10 MiB.")
+			return cl.refuse(w, http.StatusRequestEntityTooLarge, "The body is larger than 10 MiB.")
 		}
 		cl.reason = err.Error()
-		return writeError(w, http.StatusBadRequest, "The body could not be read.")
+		return cl.refuse(w, http.StatusBadRequest, "The body could not be read.")
 	}
 
 	if status, ok := a.authenticate(w, r, body, cl); !ok {
@@ -94,7 +107,7 @@ func (a *App) serve(w http.ResponseWriter, r *http.Request, cl *callLog) int {
 
 	call, err := dmp.Parse(r.URL.Query().Get("type"), body)
 	if err != nil {
-		return writeError(w, http.StatusBadRequest, err.Error())
+		return cl.refuse(w, http.StatusBadRequest, err.Error())
 	}
 	cl.typ = call.Type
 	switch {
@@ -145,10 +158,11 @@ func (a *App) queueMutations(w http.ResponseWriter, r *http.Request, call *dmp.C
 	cl *callLog) int {
 	muts, err := call.Mutations()
 	if err != nil {
-		return writeError(w, http.StatusBadRequest, err.Error())
+		return cl.refuse(w, http.StatusBadRequest, err.Error())
 	}
 	batch := dmp.Group(call.Type, muts, a.now())
 	cl.received, cl.skipped, cl.messages = len(muts), batch.Skipped, len(batch.Messages)
+	cl.problems = batch.Problems
 	if err := a.publish(r.Context(), batch.Messages); err != nil {
 		cl.reason = err.Error()
 		return writeError(w, http.StatusServiceUnavailable,

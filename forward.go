@@ -121,7 +121,7 @@ func (a *App) apply(ctx context.Context, pm PushedMessage, fl *forwardLog) error
 	if err != nil {
 		return permanent(err, "the message cannot be decoded")
 	}
-	fl.typ, fl.customer, fl.audience = string(msg.Type), msg.Customer, msg.Audience
+	fl.typ, fl.customer, fl.audience = string(msg.Type), msg.Customer, clip(msg.Audience)
 	fl.mutations, fl.age = len(msg.Mutations), a.now().Sub(msg.ReceivedAt)
 	if !msg.Type.IsMutation() {
 		return permanent(nil, "the DMP sent a call of type %q, which this integration does not handle", msg.Type)
@@ -135,7 +135,10 @@ func (a *App) apply(ctx context.Context, pm PushedMessage, fl *forwardLog) error
 		return errUnmapped
 	case errors.Is(err, store.ErrNotFound):
 		return permanent(err, "audience %q of customer %s has no mapping %s after the DMP sent it",
-			msg.Audience, msg.Customer, a.cfg.UnmappedGrace)
+			clip(msg.Audience), msg.Customer, a.cfg.UnmappedGrace)
+	case errors.Is(err, store.ErrInvalid):
+		return permanent(err, "audience %q of customer %s cannot name a mapping", clip(msg.Audience),
+			msg.Customer)
 	case err != nil:
 		return fmt.Errorf("looking up the audience: %w", err)
 	}
@@ -192,9 +195,9 @@ func classifyUpdate(err error, customer string) error {
 func finalUsers(msg *dmp.Message) (users []string, invalid []int) {
 	seen := make(map[string]bool, len(msg.Mutations))
 	for i, raw := range msg.Mutations {
-		mu, err := dmp.DecodeMutation(raw)
+		mu := dmp.DecodeMutation(raw)
 		id := mu.ExternalUserID
-		if err != nil || id == "" || len(id) > pangolin.MaxUserIDBytes {
+		if !mu.Forwardable() || len(id) > pangolin.MaxUserIDBytes {
 			invalid = append(invalid, i)
 			continue
 		}
@@ -204,6 +207,15 @@ func finalUsers(msg *dmp.Message) (users []string, invalid []int) {
 		}
 	}
 	return users, invalid
+}
+
+// clip shortens an ID for a log line or a reason.
+func clip(id string) string {
+	const max = 128
+	if len(id) <= max {
+		return id
+	}
+	return id[:max] + "…"
 }
 
 // deadLetterMutations sends the mutations Pangolin cannot accept to the
@@ -220,8 +232,8 @@ func (a *App) deadLetterMutations(ctx context.Context, msg *dmp.Message, pm Push
 		return err
 	}
 	return a.deadLetter(ctx, data, part.Attributes(), pm.ID, fmt.Sprintf(
-		"%d mutations have a user ID that is empty or longer than %d bytes", len(idx),
-		pangolin.MaxUserIDBytes))
+		"mutations with no usable user ID (missing, not UTF-8 or longer than %d bytes): %d",
+		pangolin.MaxUserIDBytes, len(idx)))
 }
 
 // deadLetter publishes data to the dead-letter topic with the reason and

@@ -274,6 +274,10 @@ func TestForwardDeadLetters(t *testing.T) {
 			func(*testEnv) string {
 				return mutationsBody("ADD_TO_AUDIENCE", mutation(8, "never", "u1"))
 			}, "has no mapping"},
+		{"audience ID no store can hold", nil, nil,
+			func(*testEnv) string {
+				return mutationsBody("ADD_TO_AUDIENCE", mutation(8, strings.Repeat("a", 5000), "u1"))
+			}, "cannot name a mapping"},
 		{"key refused again after reading it again", nil,
 			func(e *testEnv) { e.createdID(8, "aud") },
 			func(e *testEnv) string {

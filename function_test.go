@@ -275,7 +275,7 @@ func TestTolerantDecoding(t *testing.T) {
 			msgs[0].OrderingKey, want)
 	}
 	got, _ := dmp.DecodeMessage(msgs[0].Data)
-	mu, _ := dmp.DecodeMutation(got.Mutations[0])
+	mu := dmp.DecodeMutation(got.Mutations[0])
 	if mu.ExternalUserID != "12345678901234567890123" {
 		t.Errorf("External_user_id = %q, want the digits exactly", mu.ExternalUserID)
 	}
@@ -303,7 +303,7 @@ func TestGroupsByCustomerAndAudience(t *testing.T) {
 		got, _ := dmp.DecodeMessage(m.Data)
 		var users []string
 		for _, r := range got.Mutations {
-			mu, _ := dmp.DecodeMutation(r)
+			mu := dmp.DecodeMutation(r)
 			users = append(users, mu.ExternalUserID)
 		}
 		if fmt.Sprint(users) != fmt.Sprint(want[m.OrderingKey]) {
@@ -312,6 +312,26 @@ func TestGroupsByCustomerAndAudience(t *testing.T) {
 		if got.OrderingKey() != m.OrderingKey {
 			t.Errorf("message data names %s, ordering key is %s", got.OrderingKey(), m.OrderingKey)
 		}
+	}
+}
+
+func TestUnforwardableMutationsAreSkipped(t *testing.T) {
+	e := newTestEnv(t)
+	body := mutationsBody("ADD_TO_AUDIENCE", mutation(1, "A", "good"),
+		`{"Audience":"bad\xffaudience","Customer":1,"External_user_id":"u"}`,
+		`{"Audience":"A","Customer":"abc","External_user_id":"u"}`,
+		`{"Audience":"A","Customer":1,"External_user_id":"bad\xffuser"}`, `"not an object"`)
+	body = strings.ReplaceAll(body, `\xff`, "\xff") // invalid UTF-8, as raw bytes
+	a := e.post("ADD_TO_AUDIENCE", body)
+	if a.status != http.StatusOK || !strings.Contains(a.body, `"queued":1`) ||
+		!strings.Contains(a.body, `"skipped":4`) {
+		t.Fatalf("POST = %d %s, want 200 with 1 queued and 4 skipped", a.status, a.body)
+	}
+	if n := len(e.queued()); n != 1 {
+		t.Errorf("queued %d messages, want 1", n)
+	}
+	if logs := e.logs.String(); !strings.Contains(logs, `"Customer of the wrong kind":1`) {
+		t.Errorf("the log does not count skipped mutations by reason:\n%s", logs)
 	}
 }
 
@@ -463,8 +483,14 @@ func TestLogLines(t *testing.T) {
 		lines[0]["type"] != "ADD_TO_AUDIENCE" || lines[0]["latency_ms"] == nil {
 		t.Errorf("accepted call logged as %v", lines[0])
 	}
-	if lines[1]["severity"] != "WARNING" || lines[1]["status"] != 401.0 {
+	if lines[1]["severity"] != "WARNING" || lines[1]["status"] != 401.0 || lines[1]["reason"] == nil {
 		t.Errorf("refused call logged as %v", lines[1])
+	}
+	e.do(call{query: "ADD_TO_AUDIENCE", body: "{", sign: true,
+		headers: map[string]string{"Authorization": r.Header.Get("Authorization")}})
+	if logs := e.logs.String(); !strings.Contains(logs, `"status":400`) ||
+		!strings.Contains(logs, `"reason":"The body is not valid JSON`) {
+		t.Errorf("a 400 is logged without its reason:\n%s", logs)
 	}
 }
 

@@ -3,6 +3,7 @@ package dmp
 import (
 	"encoding/json"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 )
@@ -35,11 +36,17 @@ func (c *Call) CreateAudience() (CreateAudienceCall, error) {
 	if call.Audience == "" {
 		return call, malformed("The field Audience is missing.")
 	}
+	if !utf8.ValidString(call.Audience) {
+		return call, malformed("The field Audience is not valid UTF-8.")
+	}
 	if call.Name, err = stringField("Name", c.fields.name); err != nil {
 		return call, err
 	}
 	if call.Name == "" {
 		return call, malformed("The field Name is missing.")
+	}
+	if !utf8.ValidString(call.Name) {
+		return call, malformed("The field Name is not valid UTF-8.")
 	}
 	if call.Customer, err = numberField("Customer", c.fields.customer); err != nil {
 		return call, err
@@ -58,18 +65,22 @@ type Mutation struct {
 	Audience       string
 	ExternalUserID string
 	Raw            json.RawMessage
+	// Problem says why the mutation cannot be forwarded, in a few words
+	// that name no user; "" when it can.
+	Problem string
 }
 
 // Forwardable reports whether the mutation names everything the platform
-// needs: a customer, an audience and the user's ID on the platform.
-func (m Mutation) Forwardable() bool {
-	return m.Customer != "" && m.Audience != "" && m.ExternalUserID != ""
-}
+// needs, well formed: a customer, an audience and the user's ID on the
+// platform.
+func (m Mutation) Forwardable() bool { return m.Problem == "" }
 
 // DecodeMutations decodes the Mutations list of an ADD_TO_AUDIENCE or
-// REMOVE_FROM_AUDIENCE body. A null entry becomes a zero Mutation (not
-// forwardable) so that the caller can count it; an absent, empty or null
-// list is no mutations. A body of the wrong shape is a *MalformedError.
+// REMOVE_FROM_AUDIENCE body; an absent, empty or null list is no
+// mutations. A body of the wrong shape (not an object, Mutations not a
+// list) is a *MalformedError. An entry that cannot be forwarded (null, not
+// an object, a field missing or of the wrong kind) does not fail the call:
+// it comes back with its Problem set, for the caller to skip and count.
 func DecodeMutations(body []byte) ([]Mutation, error) {
 	f, err := parseTop(body)
 	if err != nil {
@@ -88,38 +99,30 @@ func (c *Call) Mutations() ([]Mutation, error) {
 		return nil, malformed("The field Mutations must be a list.")
 	}
 	var out []Mutation
-	var err error
 	list.ForEach(func(_, v gjson.Result) bool {
-		var m Mutation
-		if m, err = decodeMutation(v); err != nil {
-			err = malformed("Mutation %d: %s", len(out), err.Error())
-			return false
-		}
-		out = append(out, m)
+		out = append(out, decodeMutation(v))
 		return true
 	})
-	if err != nil {
-		return nil, err
-	}
 	return out, nil
 }
 
-// DecodeMutation decodes one mutation object; null gives a zero Mutation.
-// The fields the platform does not need (Uuid, Platform, and any field
-// the DMP adds later) are not checked; they stay in Raw.
-func DecodeMutation(raw json.RawMessage) (Mutation, error) {
-	if !gjson.ValidBytes(raw) {
-		return Mutation{}, malformed("the mutation is not valid JSON.")
+// DecodeMutation decodes one mutation object, as DecodeMutations does an
+// entry of its list. The fields the platform does not need (Uuid,
+// Platform, and any field the DMP adds later) are not checked; they stay
+// in Raw.
+func DecodeMutation(raw json.RawMessage) Mutation {
+	if depth(raw) > MaxDepth || !gjson.ValidBytes(raw) {
+		return Mutation{Raw: raw, Problem: "not valid JSON"}
 	}
 	return decodeMutation(gjson.ParseBytes(raw))
 }
 
-func decodeMutation(v gjson.Result) (Mutation, error) {
+func decodeMutation(v gjson.Result) Mutation {
 	switch {
 	case v.Type == gjson.Null:
-		return Mutation{}, nil
+		return Mutation{Problem: "null"}
 	case !v.IsObject():
-		return Mutation{}, malformed("the mutation is not a JSON object.")
+		return Mutation{Raw: json.RawMessage(v.Raw), Problem: "not an object"}
 	}
 	m := Mutation{Raw: json.RawMessage(v.Raw)}
 	var customer, audience, user gjson.Result
@@ -135,16 +138,31 @@ func decodeMutation(v gjson.Result) (Mutation, error) {
 		return true
 	})
 	var err error
-	if m.Customer, err = numberField("Customer", customer); err != nil {
-		return m, err
+	fields := []struct {
+		name string
+		dst  *string
+		get  func(string, gjson.Result) (string, error)
+		v    gjson.Result
+	}{
+		{"Customer", &m.Customer, numberField, customer},
+		{"Audience", &m.Audience, idField, audience},
+		{"External_user_id", &m.ExternalUserID, idField, user},
 	}
-	if m.Audience, err = idField("Audience", audience); err != nil {
-		return m, err
+	for _, f := range fields {
+		*f.dst, err = f.get(f.name, f.v)
+		if m.Problem != "" {
+			continue // the first problem is the one reported
+		}
+		switch {
+		case err != nil:
+			m.Problem = f.name + " of the wrong kind"
+		case *f.dst == "":
+			m.Problem = "no " + f.name
+		case !utf8.ValidString(*f.dst):
+			m.Problem = f.name + " not valid UTF-8"
+		}
 	}
-	if m.ExternalUserID, err = idField("External_user_id", user); err != nil {
-		return m, err
-	}
-	return m, nil
+	return m
 }
 
 // stringField decodes a JSON string; absent or null is "".

@@ -136,6 +136,9 @@ func ResolveType(queryType string, body []byte) (CallType, error) {
 // member is a Result of type Null.
 func parseTop(body []byte) (topFields, error) {
 	var f topFields
+	if depth(body) > MaxDepth {
+		return f, malformed("The body is nested deeper than %d levels.", MaxDepth)
+	}
 	if !gjson.ValidBytes(body) {
 		return f, malformed("The body is not valid JSON: %s.", jsonReason(body))
 	}
@@ -159,6 +162,33 @@ func parseTop(body []byte) (topFields, error) {
 		return true
 	})
 	return f, nil
+}
+
+// MaxDepth bounds how deeply a body's arrays and objects may nest. The
+// parser recurses once per level, so the bound keeps a hostile body from
+// exhausting the stack; DMP calls nest three levels.
+const MaxDepth = 512
+
+// depth returns the deepest nesting of arrays and objects in a JSON text,
+// skipping strings. It does not validate.
+func depth(b []byte) int {
+	d, most, inString := 0, 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			d++
+			most = max(most, d)
+		case c == '}' || c == ']':
+			d--
+		}
+	}
+	return most
 }
 
 // jsonReason says where a body stops being valid JSON. It runs on the

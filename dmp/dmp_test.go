@@ -111,19 +111,29 @@ func TestDecodeMutations(t *testing.T) {
 	  {"Audience":"A","Customer":"123","External_user_id":98765432109876543210},
 	  {"Customer":123,"External_user_id":"e3"},
 	  {"Audience":"A","Customer":123},
-	  {"Audience":"","Customer":123,"External_user_id":"e5"}
+	  {"Audience":"","Customer":123,"External_user_id":"e5"},
+	  "a string",
+	  {"Audience":{},"Customer":1,"External_user_id":"e"},
+	  {"Audience":"A","Customer":1.5,"External_user_id":"e"},
+	  {"Audience":"A","Customer":"abc","External_user_id":"e"},
+	  {"Audience":"A\xff","Customer":1,"External_user_id":"e"},
+	  {"Audience":"A","Customer":1,"External_user_id":"bad\xffuser"}
 	]}`
+	body = strings.ReplaceAll(body, `\xff`, "\xff") // invalid UTF-8, as raw bytes
 	muts, err := dmp.DecodeMutations([]byte(body))
 	if err != nil {
 		t.Fatalf("DecodeMutations() = %v", err)
 	}
-	if len(muts) != 6 {
-		t.Fatalf("DecodeMutations() gave %d mutations, want 6", len(muts))
+	wantProblems := []string{"", "null", "", "no Audience", "no External_user_id", "no Audience",
+		"not an object", "Audience of the wrong kind", "Customer of the wrong kind",
+		"Customer of the wrong kind", "Audience not valid UTF-8", "External_user_id not valid UTF-8"}
+	if len(muts) != len(wantProblems) {
+		t.Fatalf("DecodeMutations() gave %d mutations, want %d", len(muts), len(wantProblems))
 	}
-	wantForwardable := []bool{true, false, true, false, false, false}
 	for i, m := range muts {
-		if m.Forwardable() != wantForwardable[i] {
-			t.Errorf("mutation %d Forwardable() = %v, want %v", i, m.Forwardable(), wantForwardable[i])
+		if m.Problem != wantProblems[i] || m.Forwardable() != (wantProblems[i] == "") {
+			t.Errorf("mutation %d: Problem %q, Forwardable() %v; want %q", i, m.Problem,
+				m.Forwardable(), wantProblems[i])
 		}
 	}
 	if got := muts[2].ExternalUserID; got != "98765432109876543210" {
@@ -148,9 +158,8 @@ func TestDecodeMutationsShapes(t *testing.T) {
 		{"null list", `{"Mutations":null}`, 0, false},
 		{"absent list", `{"Type":"ADD_TO_AUDIENCE"}`, 0, false},
 		{"list as object", `{"Mutations":{"Audience":"A"}}`, 0, true},
-		{"mutation as string", `{"Mutations":["A"]}`, 0, true},
-		{"audience as object", `{"Mutations":[{"Audience":{},"Customer":1,"External_user_id":"e"}]}`, 0, true},
-		{"customer as float", `{"Mutations":[{"Audience":"A","Customer":1.5,"External_user_id":"e"}]}`, 0, true},
+		{"mutation as string", `{"Mutations":["A"]}`, 1, false},
+		{"Mutations as a string", `{"Mutations":"A"}`, 0, true},
 		{"truncated", `{"Mutations":[{"Audience":"A"`, 0, true},
 	}
 	for _, tc := range tests {
@@ -204,7 +213,7 @@ func TestGroupThreeAudiencesTwoCustomers(t *testing.T) {
 		}
 		var users []string
 		for _, r := range m.Mutations {
-			d, _ := dmp.DecodeMutation(r)
+			d := dmp.DecodeMutation(r)
 			users = append(users, d.ExternalUserID)
 		}
 		if fmt.Sprint(users) != fmt.Sprint(w.users) {
@@ -322,5 +331,27 @@ func TestUnknownCallBodyIsBounded(t *testing.T) {
 	}
 	if small := dmp.Unknown("NEW", []byte("{}"), time.Now()); small.Truncated {
 		t.Errorf("Unknown(2 bytes) is marked truncated")
+	}
+}
+
+func TestDeepNesting(t *testing.T) {
+	deep := strings.Repeat("[", 5_000_000) + strings.Repeat("]", 5_000_000)
+	if _, err := dmp.Parse("ADD_TO_AUDIENCE", []byte(`{"Mutations":`+deep+`}`)); !errors.Is(err, dmp.ErrMalformed) {
+		t.Errorf("Parse(5,000,000 levels) = %v, want ErrMalformed", err)
+	}
+	// What diy accepts, the forwarder can read back.
+	nested := strings.Repeat(`{"x":`, 400) + "1" + strings.Repeat("}", 400)
+	body := `{"Mutations":[{"Audience":"A","Customer":1,"External_user_id":"e","n":` + nested + `}]}`
+	muts, err := dmp.DecodeMutations([]byte(body))
+	if err != nil || len(muts) != 1 || !muts[0].Forwardable() {
+		t.Fatalf("DecodeMutations(400 levels) = %+v, %v", muts, err)
+	}
+	b := dmp.Group(dmp.AddToAudience, muts, time.Now())
+	data, err := b.Messages[0].Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := dmp.DecodeMessage(data); err != nil || len(m.Mutations) != 1 {
+		t.Errorf("DecodeMessage() of what diy queued = %v, %v", m, err)
 	}
 }

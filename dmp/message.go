@@ -2,10 +2,13 @@ package dmp
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 // MessageVersion is the version of the queued message format written by
@@ -123,16 +126,46 @@ func (m *Message) Encode() ([]byte, error) {
 // read; such a message goes to the dead-letter path.
 var ErrUnknownVersion = fmt.Errorf("unknown message version")
 
-// DecodeMessage decodes queued message data.
+// DecodeMessage decodes queued message data. It reads the mutations as
+// diy decoded them, so that anything diy accepted can be read here.
 func DecodeMessage(data []byte) (*Message, error) {
-	var m Message
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("dmp.DecodeMessage: %w", err)
+	if depth(data) > MaxDepth || !gjson.ValidBytes(data) {
+		return nil, fmt.Errorf("dmp.DecodeMessage: not valid JSON within %d levels", MaxDepth)
+	}
+	root := gjson.ParseBytes(data)
+	if !root.IsObject() {
+		return nil, fmt.Errorf("dmp.DecodeMessage: not a JSON object")
+	}
+	f := root.Map()
+	m := &Message{
+		Version:  int(f["version"].Int()),
+		Type:     CallType(f["type"].Str),
+		Customer: f["customer"].Str,
+		Audience: f["audience"].Str,
 	}
 	if m.Version != MessageVersion {
 		return nil, fmt.Errorf("dmp.DecodeMessage: version %d: %w", m.Version, ErrUnknownVersion)
 	}
-	return &m, nil
+	if at := f["received_at"].Str; at != "" {
+		t, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil {
+			return nil, fmt.Errorf("dmp.DecodeMessage: received_at: %w", err)
+		}
+		m.ReceivedAt = t
+	}
+	f["mutations"].ForEach(func(_, v gjson.Result) bool {
+		m.Mutations = append(m.Mutations, json.RawMessage(v.Raw))
+		return true
+	})
+	if b := f["body"]; b.Exists() {
+		body, err := base64.StdEncoding.DecodeString(b.Str)
+		if err != nil {
+			return nil, fmt.Errorf("dmp.DecodeMessage: body: %w", err)
+		}
+		m.Body = body
+	}
+	m.Truncated = f["body_truncated"].Bool()
+	return m, nil
 }
 
 // Batch is the result of grouping a mutation call.
@@ -140,6 +173,8 @@ type Batch struct {
 	Messages []*Message // in first-seen order of their groups
 	Queued   int        // mutations carried by Messages
 	Skipped  int        // mutations that could not be forwarded
+	// Problems counts the skipped mutations by Mutation.Problem.
+	Problems map[string]int
 }
 
 // Group splits the mutations of one call into messages: one per
@@ -155,6 +190,10 @@ func Group(t CallType, muts []Mutation, receivedAt time.Time) Batch {
 	for _, m := range muts {
 		if !m.Forwardable() {
 			b.Skipped++
+			if b.Problems == nil {
+				b.Problems = make(map[string]int)
+			}
+			b.Problems[m.Problem]++
 			continue
 		}
 		k := key{m.Customer, m.Audience}
