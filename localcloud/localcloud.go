@@ -11,10 +11,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -116,3 +119,34 @@ func (t Topology) RetryDelay(attempt int) time.Duration {
 
 // ErrNotDelivered is wrapped by a delivery the function did not accept.
 var ErrNotDelivered = errors.New("localcloud: the function did not accept the message")
+
+// Fake is the official Pub/Sub fake, served with Pub/Sub's own message
+// size limit rather than gRPC's default of 4 MiB, which would refuse the
+// large messages that Pub/Sub itself accepts.
+type Fake struct {
+	*pstest.Server
+	Addr string // where clients connect: PUBSUB_EMULATOR_HOST
+	grpc *grpc.Server
+}
+
+// StartFake starts a Fake on 127.0.0.1.
+func StartFake() (*Fake, error) {
+	ps := pstest.NewServerWithAddress("127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		ps.Close()
+		return nil, fmt.Errorf("localcloud: %w", err)
+	}
+	const limit = 20 << 20
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(limit), grpc.MaxSendMsgSize(limit))
+	pubsubpb.RegisterPublisherServer(gs, &ps.GServer)
+	pubsubpb.RegisterSubscriberServer(gs, &ps.GServer)
+	go gs.Serve(ln)
+	return &Fake{Server: ps, Addr: ln.Addr().String(), grpc: gs}, nil
+}
+
+// Close stops the fake.
+func (f *Fake) Close() error {
+	f.grpc.Stop()
+	return f.Server.Close()
+}

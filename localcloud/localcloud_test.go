@@ -124,3 +124,36 @@ func TestPusher(t *testing.T) {
 			refused.Load(), accepted.Load(), p.Delivered())
 	}
 }
+
+// TestFakeTakesLargeMessages publishes a message near Pub/Sub's 10 MB
+// limit through the fake, which gRPC's default 4 MiB would refuse.
+func TestFakeTakesLargeMessages(t *testing.T) {
+	fake, err := localcloud.StartFake()
+	if err != nil {
+		t.Fatalf("StartFake() = %v", err)
+	}
+	t.Cleanup(func() { fake.Close() })
+	conn, err := grpc.NewClient(fake.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c, err := pubsub.NewClient(ctx, "p", option.WithGRPCConn(conn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	topo := localcloud.DefaultTopology("p")
+	if err := topo.Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	pub := c.Publisher(topo.Topic)
+	defer pub.Stop()
+	data := make([]byte, 9_000_000)
+	if _, err := pub.Publish(ctx, &pubsub.Message{Data: data}).Get(ctx); err != nil {
+		t.Fatalf("Publish(9 MB) = %v", err)
+	}
+	if msgs := fake.Messages(); len(msgs) != 1 || len(msgs[0].Data) != len(data) {
+		t.Errorf("the fake holds %d messages, want the 9 MB one", len(msgs))
+	}
+}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
-	"cloud.google.com/go/pubsub/v2/pstest"
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
 	"github.com/dmp-diy/diy"
@@ -30,7 +29,7 @@ type pipeline struct {
 	log      *slog.Logger
 	pangolin *pangolin.Server
 	panSrv   *http.Server
-	fake     *pstest.Server
+	fake     *localcloud.Fake
 	client   *pubsub.Client
 	topo     localcloud.Topology
 	fwURL    string
@@ -50,6 +49,11 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := lockDataDir(s.dataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	p := &pipeline{s: s, cfg: cfg, log: diy.NewLogger(os.Stderr)}
 	defer p.close()
 	steps := []func(context.Context) error{p.startPangolin, p.startPubSub, p.startFunctions,
@@ -109,11 +113,13 @@ func (p *pipeline) startPangolin(ctx context.Context) error {
 // startPubSub starts the in-memory fake, unless an emulator is named, and
 // lays out the topics and subscriptions as deploy.sh does.
 func (p *pipeline) startPubSub(ctx context.Context) error {
+	var err error
 	if os.Getenv("PUBSUB_EMULATOR_HOST") == "" {
-		p.fake = pstest.NewServerWithAddress("127.0.0.1:0")
+		if p.fake, err = localcloud.StartFake(); err != nil {
+			return err
+		}
 		os.Setenv("PUBSUB_EMULATOR_HOST", p.fake.Addr)
 	}
-	var err error
 	p.client, err = pubsub.NewClient(ctx, p.cfg.Project)
 	if err != nil {
 		return fmt.Errorf("pubsub.NewClient: %w", err)
@@ -121,8 +127,11 @@ func (p *pipeline) startPubSub(ctx context.Context) error {
 	p.topo = localcloud.DefaultTopology(p.cfg.Project)
 	p.topo.Topic, p.topo.DeadLetterTopic = p.cfg.Topic, p.cfg.DeadLetterTopic
 	// Same ordering and dead-letter policy as production; shorter retry
-	// delays, so that a local run recovers in seconds.
-	p.topo.MinRetryDelay, p.topo.MaxRetryDelay = 500*time.Millisecond, 30*time.Second
+	// delays, so that a local run recovers in seconds. The 20 attempts
+	// still span more than DIY_UNMAPPED_GRACE's default, so a message for
+	// an audience never created is dead-lettered by forward, with the
+	// reason, rather than by the attempt limit.
+	p.topo.MinRetryDelay, p.topo.MaxRetryDelay = 500*time.Millisecond, 60*time.Second
 	return p.topo.Create(ctx, p.client)
 }
 
