@@ -1,7 +1,7 @@
 // Package pangolin is both sides of the Pangolin API, a stand-in for a
 // third-party ad platform that targets audiences: the server (run by
 // cmd/pangolin and by the local pipeline) and the Go client the integration
-// uses. Both follow the Pangolin API specification (pangolin-api.md).
+// uses. Both follow the Pangolin API as the project's README describes it.
 //
 // # Client
 //
