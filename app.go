@@ -44,13 +44,14 @@ type App struct {
 
 // publishSettings are chosen for the DMP's 1 s answer target: a message is
 // sent after at most 1 ms instead of the library's 10 ms, which still lets
-// concurrent requests share a batch. The client's own retry budget stays
-// above the time a request waits, so a publish that outlives its request
-// can still land (the DMP then resends: a duplicate is harmless).
+// concurrent requests share a batch. The client's own retry budget (10 s)
+// stays above the time a request waits, so a publish that outlives its
+// request can still land (the DMP then resends: a duplicate is harmless);
+// while it is retried, later messages of its ordering key wait behind it.
 var publishSettings = func() pubsub.PublishSettings {
 	s := pubsub.DefaultPublishSettings
 	s.DelayThreshold = time.Millisecond
-	s.Timeout = 30 * time.Second
+	s.Timeout = 10 * time.Second
 	return s
 }()
 
