@@ -31,7 +31,9 @@ func (e *testEnv) startForwarding() *localcloud.Pusher {
 	if err != nil {
 		e.t.Fatalf("cehttp.New() = %v", err)
 	}
-	h, err := cloudevents.NewHTTPReceiveHandler(ctx, proto, e.app.Forward)
+	// The handler gets a context of its own: cancelled with the pusher, it
+	// would leave a delivery under way hanging, and the server's Close with it.
+	h, err := cloudevents.NewHTTPReceiveHandler(context.Background(), proto, e.app.Forward)
 	if err != nil {
 		e.t.Fatalf("NewHTTPReceiveHandler() = %v", err)
 	}

@@ -127,7 +127,9 @@ func startPusher(t *testing.T, client *pubsub.Client, topo localcloud.Topology, 
 	if err != nil {
 		t.Fatalf("cehttp.New() = %v", err)
 	}
-	h, err := cloudevents.NewHTTPReceiveHandler(ctx, proto, app.Forward)
+	// The handler gets a context of its own: cancelled with the pusher, it
+	// would leave a delivery under way hanging, and the server's Close with it.
+	h, err := cloudevents.NewHTTPReceiveHandler(context.Background(), proto, app.Forward)
 	if err != nil {
 		t.Fatalf("cloudevents.NewHTTPReceiveHandler() = %v", err)
 	}
