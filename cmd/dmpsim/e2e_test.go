@@ -55,6 +55,7 @@ func TestLoadAgainstStack(t *testing.T) {
 
 	// Same seed again: the audiences exist and have members; the run starts
 	// from them and still ends exact.
+	s.awaitDrained(t)
 	out, err = runSim(t, cfg)
 	if err != nil || lastLine(out) != "PASS" || !strings.Contains(out, "baseline:") {
 		t.Fatalf("second run() = %v, last line %q; output:\n%s", err, lastLine(out), out)

@@ -55,6 +55,32 @@ func (b *syncBuffer) String() string {
 type stack struct {
 	diyURL      string
 	pangolinURL string
+	ps          *pstest.Server
+	topic       string
+}
+
+// awaitDrained waits until every message on the topic has been
+// acknowledged. Verify can match while a message whose effect cancels out
+// (an ADD, then a REMOVE of the same user) is still queued; a run that
+// reads Pangolin as its starting point must wait for those.
+func (s *stack) awaitDrained(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		pending := 0
+		for _, m := range s.ps.Messages() {
+			if m.Topic == s.topic && m.Acks == 0 {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages still queued after 60s", pending)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func newStack(t *testing.T) *stack {
@@ -101,7 +127,8 @@ func newStack(t *testing.T) *stack {
 	t.Cleanup(diySrv.Close)
 
 	startPusher(t, client, topo, app)
-	return &stack{diyURL: diySrv.URL + "/", pangolinURL: panSrv.URL}
+	return &stack{diyURL: diySrv.URL + "/", pangolinURL: panSrv.URL, ps: ps,
+		topic: topo.TopicName()}
 }
 
 func newPubSubClient(t *testing.T, addr string) *pubsub.Client {
