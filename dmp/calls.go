@@ -137,32 +137,31 @@ func decodeMutation(v gjson.Result) Mutation {
 		}
 		return true
 	})
-	var err error
-	fields := []struct {
-		name string
-		dst  *string
-		get  func(string, gjson.Result) (string, error)
-		v    gjson.Result
-	}{
-		{"Customer", &m.Customer, numberField, customer},
-		{"Audience", &m.Audience, idField, audience},
-		{"External_user_id", &m.ExternalUserID, idField, user},
+	var errC, errA, errU error
+	m.Customer, errC = numberField("Customer", customer)
+	m.Audience, errA = idField("Audience", audience)
+	m.ExternalUserID, errU = idField("External_user_id", user)
+	m.Problem = firstProblem("Customer", m.Customer, errC)
+	if m.Problem == "" {
+		m.Problem = firstProblem("Audience", m.Audience, errA)
 	}
-	for _, f := range fields {
-		*f.dst, err = f.get(f.name, f.v)
-		if m.Problem != "" {
-			continue // the first problem is the one reported
-		}
-		switch {
-		case err != nil:
-			m.Problem = f.name + " of the wrong kind"
-		case *f.dst == "":
-			m.Problem = "no " + f.name
-		case !utf8.ValidString(*f.dst):
-			m.Problem = f.name + " not valid UTF-8"
-		}
+	if m.Problem == "" {
+		m.Problem = firstProblem("External_user_id", m.ExternalUserID, errU)
 	}
 	return m
+}
+
+// firstProblem names what keeps a decoded field from being forwarded.
+func firstProblem(name, value string, err error) string {
+	switch {
+	case err != nil:
+		return name + " of the wrong kind"
+	case value == "":
+		return "no " + name
+	case !utf8.ValidString(value):
+		return name + " not valid UTF-8"
+	}
+	return ""
 }
 
 // stringField decodes a JSON string; absent or null is "".
