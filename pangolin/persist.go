@@ -195,12 +195,20 @@ func (s *Server) writeSnapshot(w io.Writer) error {
 	return nil
 }
 
-// loadSnapshot reads the snapshot at path, if there is one.
-func (s *Server) loadSnapshot(path string) error {
+// openIfExists opens path for reading; a file that is not there gives
+// nil and no error.
+func openIfExists(path string) (*os.File, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	} else if err != nil {
+		return nil, nil
+	}
+	return f, err
+}
+
+// loadSnapshot reads the snapshot at path, if there is one.
+func (s *Server) loadSnapshot(path string) error {
+	f, err := openIfExists(path)
+	if f == nil || err != nil {
 		return err
 	}
 	defer f.Close()
@@ -259,10 +267,8 @@ func strictlySorted(ids []string) bool {
 // replayJournal applies the journal at path, if there is one. A last line
 // without its newline was cut short by a crash and is ignored.
 func (s *Server) replayJournal(path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	} else if err != nil {
+	f, err := openIfExists(path)
+	if f == nil || err != nil {
 		return err
 	}
 	defer f.Close()
