@@ -15,7 +15,6 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/dmp-diy/diy/dmp"
 	"github.com/dmp-diy/diy/localcloud"
@@ -27,15 +26,9 @@ import (
 func (e *testEnv) startForwarding() *localcloud.Pusher {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	proto, err := cehttp.New()
+	h, err := localcloud.CloudEventHandler(e.app.Forward)
 	if err != nil {
-		e.t.Fatalf("cehttp.New() = %v", err)
-	}
-	// The handler gets a context of its own: cancelled with the pusher, it
-	// would leave a delivery under way hanging, and the server's Close with it.
-	h, err := cloudevents.NewHTTPReceiveHandler(context.Background(), proto, e.app.Forward)
-	if err != nil {
-		e.t.Fatalf("NewHTTPReceiveHandler() = %v", err)
+		e.t.Fatalf("CloudEventHandler() = %v", err)
 	}
 	fn := httptest.NewServer(h)
 	p := &localcloud.Pusher{Client: e.client, Topology: e.topo, URL: fn.URL}

@@ -149,3 +149,21 @@ func (p *Pusher) deliver(ctx context.Context, ce cloudevents.Client, m *pubsub.M
 	}
 	return nil
 }
+
+// CloudEventHandler serves fn as the Functions Framework serves a
+// CloudEvent function: each request's event goes to fn, and an error
+// answers 5xx so that the Pusher delivers the message again. It is for
+// tests that run the forward function without the framework. The
+// receiver lives for the life of the process: one tied to a shorter
+// context would leave a delivery under way hanging when it ended.
+func CloudEventHandler(fn func(context.Context, cloudevents.Event) error) (http.Handler, error) {
+	proto, err := cehttp.New()
+	if err != nil {
+		return nil, fmt.Errorf("localcloud: CloudEvents protocol: %w", err)
+	}
+	h, err := cloudevents.NewHTTPReceiveHandler(context.Background(), proto, fn)
+	if err != nil {
+		return nil, fmt.Errorf("localcloud: CloudEvents handler: %w", err)
+	}
+	return h, nil
+}

@@ -11,8 +11,6 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/pstest"
-	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -150,15 +148,9 @@ func newPubSubClient(t *testing.T, addr string) *pubsub.Client {
 func startPusher(t *testing.T, client *pubsub.Client, topo localcloud.Topology, app *diy.App) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	proto, err := cehttp.New()
+	h, err := localcloud.CloudEventHandler(app.Forward)
 	if err != nil {
-		t.Fatalf("cehttp.New() = %v", err)
-	}
-	// The handler gets a context of its own: cancelled with the pusher, it
-	// would leave a delivery under way hanging, and the server's Close with it.
-	h, err := cloudevents.NewHTTPReceiveHandler(context.Background(), proto, app.Forward)
-	if err != nil {
-		t.Fatalf("cloudevents.NewHTTPReceiveHandler() = %v", err)
+		t.Fatalf("localcloud.CloudEventHandler() = %v", err)
 	}
 	fwd := httptest.NewServer(h)
 	t.Cleanup(fwd.Close)
