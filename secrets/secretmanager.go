@@ -141,6 +141,11 @@ func (m *SecretManager) APIKey(ctx context.Context, customer string) (string, er
 	// The shared read must not fail for everyone because the caller that
 	// started it gave up, so it runs detached from that caller's deadline.
 	read := m.flights.DoChan(customer, func() (any, error) {
+		// A caller that missed the cache just before another read stored
+		// the key starts a flight of its own: it finds the key here.
+		if key, ok := m.lookup(customer); ok {
+			return key, nil
+		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readTimeout)
 		defer cancel()
 		return m.load(rctx, customer)
