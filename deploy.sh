@@ -611,8 +611,7 @@ function_url() {
 ensure_push_subscription() {
   function_url "$DIY_FORWARD_FUNCTION"
   local url=$CAPTURED sub=$DIY_PUSH_SUBSCRIPTION
-  # The Functions Framework names the topic from the path of the push URL.
-  local settings=(--push-endpoint="$url/projects/$PROJECT/topics/$DIY_TOPIC"
+  local settings=(--push-endpoint="$url"
     --push-auth-service-account="$(push_email)" --push-auth-token-audience="$url"
     --ack-deadline="$DIY_ACK_DEADLINE" --min-retry-delay="$DIY_MIN_RETRY_DELAY"
     --max-retry-delay="$DIY_MAX_RETRY_DELAY" --dead-letter-topic="$DIY_DEAD_LETTER_TOPIC"

@@ -138,7 +138,7 @@ func TestFirstRunFlags(t *testing.T) {
 	_, sub := r.mustFind(t, "pubsub", "subscriptions", "create", "diy-mutations-forward")
 	wantFlags(t, sub, map[string]string{
 		"topic":                     "diy-mutations",
-		"push-endpoint":             forwardURL + "/projects/test-proj/topics/diy-mutations",
+		"push-endpoint":             forwardURL,
 		"push-auth-service-account": pushSA,
 		"push-auth-token-audience":  forwardURL,
 		"enable-message-ordering":   "",
@@ -366,7 +366,7 @@ func TestSecondRunCreatesNothing(t *testing.T) {
 
 			_, upd := r.mustFind(t, "pubsub", "subscriptions", "update", "diy-mutations-forward")
 			wantFlags(t, upd, map[string]string{
-				"push-endpoint":         forwardURL + "/projects/test-proj/topics/diy-mutations",
+				"push-endpoint":         forwardURL,
 				"dead-letter-topic":     "diy-mutations-dead-letter",
 				"max-delivery-attempts": "20", "min-retry-delay": "10s", "max-retry-delay": "600s",
 			})
@@ -560,7 +560,7 @@ func TestDryRun(t *testing.T) {
 		}
 		for _, want := range []string{
 			"gcloud services enable cloudfunctions.googleapis.com",
-			"--push-endpoint='<diy-forward URL>/projects/acme-dmp/topics/diy-mutations'",
+			"--push-endpoint='<diy-forward URL>'",
 			"gcloud functions deploy diy-forward --gen2",
 			"gcloud functions deploy diy --gen2",
 			"--format='value(serviceConfig.uri)'",
