@@ -2,13 +2,17 @@ package diy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/dmp-diy/diy/dmp"
 	"github.com/dmp-diy/diy/pangolin"
@@ -23,8 +27,8 @@ const (
 	AttrDeadLetterTime      = "dead_letter_time"
 )
 
-// PushedMessage is the Pub/Sub message inside a messagePublished
-// CloudEvent, as the Functions Framework builds it from a push request.
+// PushedMessage is the Pub/Sub message of a push request, and of the
+// messagePublished CloudEvent made from one.
 type PushedMessage struct {
 	ID          string            `json:"messageId"`
 	Data        []byte            `json:"data"`
@@ -32,6 +36,19 @@ type PushedMessage struct {
 	PublishTime time.Time         `json:"publishTime"`
 	OrderingKey string            `json:"orderingKey,omitempty"`
 }
+
+// PushRequest is the body of a Pub/Sub push request, and the data of the
+// messagePublished CloudEvent. Pub/Sub sets DeliveryAttempt when the
+// subscription has a dead-letter policy.
+type PushRequest struct {
+	Message         PushedMessage `json:"message"`
+	Subscription    string        `json:"subscription,omitempty"`
+	DeliveryAttempt int           `json:"deliveryAttempt,omitempty"`
+}
+
+// MaxPushBytes bounds the body of a delivery: a Pub/Sub message of 10 MB,
+// base64-encoded, with its attributes.
+const MaxPushBytes = 16 << 20
 
 // PermanentError marks a failure that no retry can fix: the message goes
 // to the dead-letter topic with Reason and is acknowledged.
@@ -61,34 +78,121 @@ var errUnmapped = errors.New("the audience has no mapping yet")
 // no user identifiers.
 type forwardLog struct {
 	messageID, typ, customer, audience string
+	attempt                            int
 	mutations, added, removed, invalid int
 	outcome, reason                    string
 	age                                time.Duration
 }
 
-// Forward is the forward function: it applies one queued message to
-// Pangolin. It returns nil when the message is applied or dead-lettered,
-// and an error, so that Pub/Sub delivers the message again, only when a
-// retry can succeed.
-func (a *App) Forward(ctx context.Context, e cloudevents.Event) error {
-	start := a.now()
-	fl := &forwardLog{messageID: e.ID()}
-	var ev struct {
-		Message PushedMessage `json:"message"`
+// ServeForward is the forward function's endpoint. It takes the raw body
+// of a Pub/Sub push request, which is what deploy.sh's push subscription
+// sends, or the messagePublished CloudEvent in binary or structured mode,
+// which is what an Eventarc trigger sends. It answers 200 once the message
+// is applied or dead-lettered, and 500 when Pub/Sub must deliver it again.
+//
+// Each message is handled inside its own request, under that request's
+// context. That is why forward is registered as an HTTP function: the
+// Functions Framework serves CloudEvent functions through the CloudEvents
+// SDK's NewHTTPReceiveHandler, which passes requests to the function over
+// one shared channel and, when requests run concurrently, can run a
+// message under another request's context or leave a request unanswered
+// (cloudevents/sdk-go issues 1224 and 1332).
+func (a *App) ServeForward(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed,
+			"The forward function takes Pub/Sub deliveries, which are POST requests.")
+		return
 	}
-	var err error
-	if derr := e.DataAs(&ev); derr != nil {
-		ev.Message = PushedMessage{ID: e.ID(), Data: e.Data()}
-		err = permanent(derr, "the event does not hold a Pub/Sub message")
-	} else {
-		if ev.Message.ID != "" {
-			fl.messageID = ev.Message.ID
+	r.Body = http.MaxBytesReader(w, r.Body, MaxPushBytes)
+	req, id, err := readDelivery(r)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
+			"The delivery is larger than %d bytes, more than a Pub/Sub message can be.", MaxPushBytes))
+		return
+	case err != nil && !errors.Is(err, errNotPubSub):
+		writeError(w, http.StatusBadRequest, fmt.Sprintf(
+			"The request is neither a Pub/Sub push request nor a CloudEvent: %v.", err))
+		return
+	}
+	if err := a.forward(r.Context(), req, id, err); err != nil {
+		writeError(w, http.StatusInternalServerError,
+			"The message was not applied and Pub/Sub will deliver it again: "+err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// errNotPubSub is the failure of a CloudEvent that holds no Pub/Sub
+// message: no redelivery can change that, so what it holds is
+// dead-lettered.
+var errNotPubSub = errors.New("the event does not hold a Pub/Sub message")
+
+// readDelivery reads a push request or a CloudEvent. It returns the ID to
+// log the delivery under.
+func readDelivery(r *http.Request) (PushRequest, string, error) {
+	msg := cehttp.NewMessageFromHttpRequest(r)
+	switch msg.ReadEncoding() {
+	case binding.EncodingBinary, binding.EncodingStructured:
+		ev, err := binding.ToEvent(r.Context(), msg)
+		if err != nil {
+			return PushRequest{}, "", err
 		}
+		return pushRequestOf(*ev)
+	case binding.EncodingUnknown:
+		var req PushRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			return PushRequest{}, "", err
+		}
+		if req.Message.ID == "" && req.Message.Data == nil {
+			return PushRequest{}, "", errors.New("its body has no message")
+		}
+		return req, req.Message.ID, nil
+	}
+	return PushRequest{}, "", errors.New("it is a batch of CloudEvents")
+}
+
+// pushRequestOf reads the Pub/Sub message out of a messagePublished
+// CloudEvent.
+func pushRequestOf(e cloudevents.Event) (PushRequest, string, error) {
+	var req PushRequest
+	if err := e.DataAs(&req); err != nil {
+		return PushRequest{Message: PushedMessage{ID: e.ID(), Data: e.Data()}}, e.ID(),
+			fmt.Errorf("%w: %v", errNotPubSub, err)
+	}
+	id := req.Message.ID
+	if id == "" {
+		id = e.ID()
+	}
+	return req, id, nil
+}
+
+// Forward applies the message of a messagePublished CloudEvent, as
+// ServeForward does for a delivery. It returns nil when the message is
+// applied or dead-lettered, and an error, so that Pub/Sub delivers the
+// message again, only when a retry can succeed.
+func (a *App) Forward(ctx context.Context, e cloudevents.Event) error {
+	req, id, err := pushRequestOf(e)
+	return a.forward(ctx, req, id, err)
+}
+
+// forward applies one delivered message to Pangolin, or dead-letters
+// what the delivery holds when notPubSub says it holds no message, and
+// logs one line.
+func (a *App) forward(ctx context.Context, req PushRequest, id string, notPubSub error) error {
+	start := a.now()
+	fl := &forwardLog{messageID: id, attempt: req.DeliveryAttempt}
+	var err error
+	if notPubSub != nil {
+		err = permanent(notPubSub, "%s", errNotPubSub.Error())
+	} else {
 		applyCtx, cancel := context.WithTimeout(ctx, a.cfg.ForwardTimeout)
-		err = a.apply(applyCtx, ev.Message, fl)
+		err = a.apply(applyCtx, req.Message, fl)
 		cancel()
 	}
-	err = a.settle(ctx, ev.Message, err, fl)
+	err = a.settle(ctx, req.Message, err, fl)
 	a.logForward(fl, a.now().Sub(start))
 	return err
 }
@@ -269,6 +373,9 @@ func (a *App) logForward(fl *forwardLog, took time.Duration) {
 		slog.String("outcome", fl.outcome),
 		slog.Float64("age_ms", float64(fl.age.Microseconds())/1000),
 		slog.Float64("latency_ms", float64(took.Microseconds())/1000),
+	}
+	if fl.attempt > 0 {
+		attrs = append(attrs, slog.Int("attempt", fl.attempt))
 	}
 	if fl.reason != "" {
 		attrs = append(attrs, slog.String("reason", fl.reason))

@@ -1,9 +1,11 @@
 package diy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/pstest"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/dmp-diy/diy/dmp"
@@ -26,11 +29,7 @@ import (
 func (e *testEnv) startForwarding() *localcloud.Pusher {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	h, err := localcloud.CloudEventHandler(e.app.Forward)
-	if err != nil {
-		e.t.Fatalf("CloudEventHandler() = %v", err)
-	}
-	fn := httptest.NewServer(h)
+	fn := httptest.NewServer(http.HandlerFunc(e.app.ServeForward))
 	p := &localcloud.Pusher{Client: e.client, Topology: e.topo, URL: fn.URL}
 	done := make(chan struct{})
 	go func() {
@@ -328,11 +327,11 @@ func (staticKey) Invalidate(string)                                {}
 
 func TestForwardLogLine(t *testing.T) {
 	e := newTestEnv(t)
-	id := e.createdID(6, "logged")
+	e.createdID(6, "logged")
 	e.post("ADD_TO_AUDIENCE", mutationsBody("ADD_TO_AUDIENCE", mutation(6, "logged", "secret-user")))
 	m := e.queued()[0]
-	if err := e.app.Forward(context.Background(), pushEvent(t, m.ID, m.Data, m.Attributes)); err != nil {
-		t.Fatalf("Forward() = %v", err)
+	if status, body := e.push(pushBody(t, m, 3)); status != http.StatusOK {
+		t.Fatalf("push = %d %s, want 200", status, body)
 	}
 	var line map[string]any
 	for _, l := range strings.Split(e.logs.String(), "\n") {
@@ -341,11 +340,228 @@ func TestForwardLogLine(t *testing.T) {
 		}
 	}
 	if line["outcome"] != "applied" || line["added"] != 1.0 || line["audience"] != "logged" ||
-		line["severity"] != "INFO" {
+		line["attempt"] != 3.0 || line["message_id"] != m.ID || line["severity"] != "INFO" {
 		t.Errorf("forward log line = %v", line)
 	}
 	if strings.Contains(e.logs.String(), "secret-user") {
 		t.Errorf("logs contain a user identifier")
 	}
-	_ = id
+}
+
+// pushBody is the body of the Pub/Sub push request that delivers m.
+func pushBody(t *testing.T, m *pstest.Message, attempt int) string {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{
+		"subscription":    "projects/test-project/subscriptions/diy-mutations-forward",
+		"deliveryAttempt": attempt,
+		"message": map[string]any{"data": m.Data, "attributes": m.Attributes,
+			"messageId": m.ID, "message_id": m.ID, "orderingKey": m.OrderingKey,
+			"publishTime": m.PublishTime.Format(time.RFC3339Nano)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// push posts body to the forward endpoint as Pub/Sub push does.
+func (e *testEnv) push(body string) (int, string) {
+	e.t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(e.app.ServeForward))
+	defer srv.Close()
+	res, err := http.Post(srv.URL, "application/json", strings.NewReader(body))
+	if err != nil {
+		e.t.Fatalf("push: %v", err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// TestForwardEndpoint covers what the forward endpoint answers to
+// requests that are not deliveries, and to deliveries in each form.
+func TestForwardEndpoint(t *testing.T) {
+	e := newTestEnv(t)
+	srv := httptest.NewServer(http.HandlerFunc(e.app.ServeForward))
+	defer srv.Close()
+	do := func(method, contentType, body string, headers ...string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL, strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	refused := []struct {
+		name, method, contentType, body string
+		status                          int
+		says                            string
+	}{
+		{"GET", http.MethodGet, "", "", http.StatusMethodNotAllowed, "POST"},
+		{"not JSON", http.MethodPost, "application/json", "hello", http.StatusBadRequest,
+			"neither a Pub/Sub push request nor a CloudEvent"},
+		{"JSON without a message", http.MethodPost, "application/json", `{"subscription":"s"}`,
+			http.StatusBadRequest, "no message"},
+		{"larger than any message", http.MethodPost, "application/json",
+			`{"message":{"data":"` + strings.Repeat("A", MaxPushBytes) + `"}}`,
+			http.StatusRequestEntityTooLarge, "larger than"},
+	}
+	for _, tc := range refused {
+		status, body := do(tc.method, tc.contentType, tc.body)
+		var answer struct{ Error string }
+		if err := json.Unmarshal([]byte(body), &answer); status != tc.status || err != nil ||
+			!strings.Contains(answer.Error, tc.says) {
+			t.Errorf("%s: answered %d %s, want %d with an error that says %q",
+				tc.name, status, clip(body), tc.status, tc.says)
+		}
+	}
+
+	// A structured-mode CloudEvent is applied like a push request.
+	id := e.createdID(7, "structured")
+	e.post("ADD_TO_AUDIENCE", mutationsBody("ADD_TO_AUDIENCE", mutation(7, "structured", "s1")))
+	m := e.queued()[0]
+	ev := pushEvent(t, m.ID, m.Data, m.Attributes)
+	structured, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := do(http.MethodPost, "application/cloudevents+json", string(structured)); status != http.StatusOK {
+		t.Fatalf("structured CloudEvent = %d %s, want 200", status, body)
+	}
+	if got := e.members(id); !slices.Equal(got, []string{"s1"}) {
+		t.Errorf("members = %v, want [s1]", got)
+	}
+
+	// A CloudEvent that holds no Pub/Sub message is dead-lettered whole.
+	status, body := do(http.MethodPost, "text/plain", "plain words", "Ce-Id", "odd-1",
+		"Ce-Specversion", "1.0", "Ce-Type", "com.example.other", "Ce-Source", "//example")
+	if status != http.StatusOK {
+		t.Fatalf("CloudEvent without a message = %d %s, want 200 after dead-lettering", status, body)
+	}
+	dl := e.deadLetters(1)
+	if string(dl[0].Data) != "plain words" || dl[0].Attributes[AttrDeadLetterMessageID] != "odd-1" ||
+		!strings.Contains(dl[0].Attributes[AttrDeadLetterReason], "does not hold a Pub/Sub message") {
+		t.Errorf("dead letter = %q %v", dl[0].Data, dl[0].Attributes)
+	}
+}
+
+// TestForwardConcurrentDeliveries sends waves of deliveries at once, a
+// third of each wave abandoned by its sender part-way, as Pub/Sub abandons
+// a push at its acknowledgement deadline. Each of the others must be
+// answered, and answered 200: an abandoned delivery must neither hold up
+// nor cancel the work of another. Goroutines spinning beside the test keep
+// the scheduler as busy as on a loaded CI machine, where a handler that
+// pairs requests with the wrong receiver (as the CloudEvents SDK's
+// NewHTTPReceiveHandler does) leaves a delivery unanswered.
+func TestForwardConcurrentDeliveries(t *testing.T) {
+	e := newTestEnv(t)
+	id := e.createdID(9, "busy")
+	const n = 90
+	for i := range n {
+		body := mutationsBody("ADD_TO_AUDIENCE", mutation(9, "busy", fmt.Sprintf("u%03d", i)))
+		if a := e.post("ADD_TO_AUDIENCE", body); a.status != http.StatusOK {
+			t.Fatalf("ADD %d = %d %s", i, a.status, a.body)
+		}
+	}
+	msgs := e.queued()
+	if len(msgs) != n {
+		t.Fatalf("queued %d messages, want %d", len(msgs), n)
+	}
+	e.pangolin.SetFaults(pangolin.Faults{Latency: 20 * time.Millisecond})
+	srv := httptest.NewServer(http.HandlerFunc(e.app.ServeForward))
+	// A handler that never returns would make Close wait for ever; the
+	// failure is reported below instead.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			srv.Close()
+		}
+	})
+	busy, idle := context.WithCancel(context.Background())
+	defer idle()
+	for range 4 {
+		go func() {
+			for busy.Err() == nil {
+			}
+		}()
+	}
+
+	for wave := range 3 {
+		abandoned := func(i int) bool { return (i+wave)%3 == 0 }
+		results := make([]error, n)
+		var wg sync.WaitGroup
+		for i, m := range msgs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				within := 15 * time.Second
+				if abandoned(i) {
+					within = time.Duration(5+i%11) * time.Millisecond
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), within)
+				defer cancel()
+				status, body, err := postCloudEvent(ctx, srv.URL, e.topo, m)
+				switch {
+				case abandoned(i):
+				case err != nil:
+					results[i] = fmt.Errorf("no answer within %s: %w", within, err)
+				case status != http.StatusOK:
+					results[i] = fmt.Errorf("answered %d %s", status, body)
+				}
+			}()
+		}
+		wg.Wait()
+		failed := 0
+		for i, err := range results {
+			if err != nil {
+				if failed++; failed <= 5 {
+					t.Errorf("wave %d, delivery %d: %v", wave, i, err)
+				}
+			}
+		}
+		if failed > 0 {
+			t.Fatalf("wave %d: %d of the %d deliveries kept by their sender failed", wave, failed, n-n/3)
+		}
+	}
+	idle()
+	got := e.members(id)
+	for i := range n {
+		if u := fmt.Sprintf("u%03d", i); !slices.Contains(got, u) {
+			t.Errorf("member %s is missing, though two of its three deliveries were answered 200", u)
+		}
+	}
+}
+
+// postCloudEvent delivers m to url as the messagePublished CloudEvent in
+// binary mode, as Eventarc's Pub/Sub trigger does, and returns the answer.
+func postCloudEvent(ctx context.Context, url string, topo localcloud.Topology,
+	m *pstest.Message) (int, string, error) {
+	body, err := json.Marshal(map[string]any{"message": map[string]any{
+		"messageId": m.ID, "data": m.Data, "attributes": m.Attributes,
+		"publishTime": m.PublishTime, "orderingKey": m.OrderingKey}})
+	if err != nil {
+		return 0, "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Ce-Id", m.ID)
+	req.Header.Set("Ce-Specversion", "1.0")
+	req.Header.Set("Ce-Type", localcloud.MessagePublishedType)
+	req.Header.Set("Ce-Source", "//pubsub.googleapis.com/"+topo.TopicName())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, string(b), err
 }

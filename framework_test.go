@@ -1,7 +1,7 @@
 package diy
 
 import (
-	"encoding/json"
+	"context"
 	"net"
 	"net/http"
 	"slices"
@@ -16,8 +16,8 @@ import (
 
 // TestFunctionsFramework runs both functions as Cloud Functions runs them:
 // registered in init, configured from the environment, served by the
-// Functions Framework. forward gets the raw body of a Pub/Sub push
-// request, which the framework turns into the messagePublished CloudEvent.
+// Functions Framework. forward gets the raw body of a Pub/Sub push request
+// and then the messagePublished CloudEvent an Eventarc trigger would send.
 // It is the only test that uses the instance's global configuration.
 func TestFunctionsFramework(t *testing.T) {
 	e := newTestEnv(t) // for the Pub/Sub fake, its topology and Pangolin
@@ -69,16 +69,10 @@ func TestFunctionsFramework(t *testing.T) {
 	}
 	m := msgs[0]
 
-	push, _ := json.Marshal(map[string]any{
-		"subscription": "projects/test-project/subscriptions/diy-mutations-forward",
-		"message": map[string]any{"data": m.Data, "attributes": m.Attributes, "messageId": m.ID,
-			"publishTime": m.PublishTime.Format(time.RFC3339Nano), "orderingKey": m.OrderingKey},
-	})
 	// Serving both functions, the framework matches /forward exactly; on
-	// Google Cloud, forward alone is served at every path, so the push
-	// endpoint there ends with /projects/P/topics/T to name the topic.
+	// Google Cloud, forward alone is served at every path.
 	url := base + "/forward"
-	res, err := http.Post(url, "application/json", strings.NewReader(string(push)))
+	res, err := http.Post(url, "application/json", strings.NewReader(pushBody(t, m, 1)))
 	if err != nil {
 		t.Fatalf("push to /forward: %v", err)
 	}
@@ -92,5 +86,18 @@ func TestFunctionsFramework(t *testing.T) {
 	}
 	if got := e.members(auds[0].ID); !slices.Equal(got, []string{"fw-user"}) {
 		t.Errorf("members after the push = %v, want [fw-user]", got)
+	}
+
+	remove := mutationsBody("REMOVE_FROM_AUDIENCE", mutation(11, "via-framework", "fw-user"))
+	if res := signed("REMOVE_FROM_AUDIENCE", remove); res.StatusCode != 200 {
+		t.Fatalf("REMOVE through the framework = %d", res.StatusCode)
+	}
+	m = e.queued()[1]
+	status, body, err := postCloudEvent(context.Background(), url, e.topo, m)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("CloudEvent to /forward = %d %s %v, want 200", status, body, err)
+	}
+	if got := e.members(auds[0].ID); len(got) != 0 {
+		t.Errorf("members after the CloudEvent = %v, want none", got)
 	}
 }

@@ -5,10 +5,10 @@
 //     signature (and Basic Auth when configured), answers validation and
 //     CREATE_AUDIENCE calls, and publishes ADD/REMOVE_FROM_AUDIENCE
 //     mutations to Pub/Sub, answering 200 only once Pub/Sub has them;
-//   - forward, a CloudEvent function fed by an ordered Pub/Sub push
-//     subscription: it applies each queued message to Pangolin, lets
-//     Pub/Sub retry what a retry can fix and sends the rest to the
-//     dead-letter topic with the reason.
+//   - forward, fed by an ordered Pub/Sub push subscription (or by an
+//     Eventarc trigger's messagePublished CloudEvents): it applies each
+//     queued message to Pangolin, lets Pub/Sub retry what a retry can fix
+//     and sends the rest to the dead-letter topic with the reason.
 //
 // This file is the wiring: it registers both functions, reads the
 // configuration once from the environment and creates the clients once
@@ -26,12 +26,11 @@ import (
 	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 )
 
 func init() {
 	functions.HTTP("diy", serveDIY)
-	functions.CloudEvent("forward", forwardEvent)
+	functions.HTTP("forward", serveForward) // see App.ServeForward for why HTTP
 }
 
 // Config is everything the functions read from their environment. The
@@ -186,12 +185,15 @@ func serveDIY(w http.ResponseWriter, r *http.Request) {
 	app.ServeHTTP(w, r)
 }
 
-// forwardEvent is the forward function's entry point.
-func forwardEvent(ctx context.Context, e cloudevents.Event) error {
-	app, err := getInstance(ctx)
+// serveForward is the forward function's entry point. A failed start
+// answers 503, so Pub/Sub delivers the message again.
+func serveForward(w http.ResponseWriter, r *http.Request) {
+	app, err := getInstance(r.Context())
 	if err != nil {
 		logStartFailure(err)
-		return fmt.Errorf("forward: the integration could not start: %w", err)
+		writeError(w, http.StatusServiceUnavailable,
+			"The integration could not start; its operator has the details in the function's log.")
+		return
 	}
-	return app.Forward(ctx, e)
+	app.ServeForward(w, r)
 }

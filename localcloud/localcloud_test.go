@@ -2,6 +2,7 @@ package localcloud_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -74,7 +75,14 @@ func TestPusher(t *testing.T) {
 		if r.Header.Get("Ce-Type") != localcloud.MessagePublishedType {
 			t.Errorf("delivery has CloudEvent type %q", r.Header.Get("Ce-Type"))
 		}
+		var data struct{ DeliveryAttempt int32 }
+		if err := json.NewDecoder(r.Body).Decode(&data); err != nil {
+			t.Errorf("delivery data: %v", err)
+		}
 		if r.Header.Get("Ce-Id") == "m0" {
+			if want := refused.Load() + 1; data.DeliveryAttempt != want {
+				t.Errorf("deliveryAttempt = %d, want %d", data.DeliveryAttempt, want)
+			}
 			refused.Add(1)
 			w.WriteHeader(http.StatusInternalServerError)
 			return

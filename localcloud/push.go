@@ -17,9 +17,9 @@ import (
 // MessagePublishedType is the CloudEvent type of a Pub/Sub message.
 const MessagePublishedType = "google.cloud.pubsub.topic.v1.messagePublished"
 
-// Pusher delivers the messages of Topology.Subscription to a CloudEvent
-// function at URL, one message at a time per ordering key, as the
-// messagePublished CloudEvent that Google's Pub/Sub trigger sends. A
+// Pusher delivers the messages of Topology.Subscription to the function
+// at URL, one message at a time per ordering key, as the messagePublished
+// CloudEvent that Google's Pub/Sub trigger sends. A
 // message is acknowledged when the function answers 2xx; otherwise it is
 // handed back after the retry policy's delay, and after
 // MaxDeliveryAttempts it is moved to the dead-letter topic, as the
@@ -73,7 +73,7 @@ func (p *Pusher) handle(ctx context.Context, ce cloudevents.Client, m *pubsub.Me
 	if m.DeliveryAttempt != nil {
 		attempt = *m.DeliveryAttempt
 	}
-	err := p.deliver(ctx, ce, m)
+	err := p.deliver(ctx, ce, m, attempt)
 	if err == nil {
 		p.delivered.Add(1)
 		m.Ack()
@@ -123,15 +123,18 @@ func (p *Pusher) deadLetter(ctx context.Context, m *pubsub.Message, attempt int,
 	m.Ack()
 }
 
-// deliver sends m as a messagePublished CloudEvent and waits for the answer.
-func (p *Pusher) deliver(ctx context.Context, ce cloudevents.Client, m *pubsub.Message) error {
+// deliver sends m as a messagePublished CloudEvent and waits for the
+// answer. The event's data carries the delivery attempt, as a push
+// request's body does.
+func (p *Pusher) deliver(ctx context.Context, ce cloudevents.Client, m *pubsub.Message, attempt int) error {
 	ev := cloudevents.NewEvent()
 	ev.SetID(m.ID)
 	ev.SetType(MessagePublishedType)
 	ev.SetSource("//pubsub.googleapis.com/" + p.Topology.TopicName())
 	ev.SetTime(m.PublishTime)
 	data := map[string]any{
-		"subscription": p.Topology.subName(p.Topology.Subscription),
+		"subscription":    p.Topology.subName(p.Topology.Subscription),
+		"deliveryAttempt": attempt,
 		"message": map[string]any{
 			"messageId":   m.ID,
 			"data":        m.Data,
@@ -148,22 +151,4 @@ func (p *Pusher) deliver(ctx context.Context, ce cloudevents.Client, m *pubsub.M
 		return fmt.Errorf("%w: %v", ErrNotDelivered, res)
 	}
 	return nil
-}
-
-// CloudEventHandler serves fn as the Functions Framework serves a
-// CloudEvent function: each request's event goes to fn, and an error
-// answers 5xx so that the Pusher delivers the message again. It is for
-// tests that run the forward function without the framework. The
-// receiver lives for the life of the process: one tied to a shorter
-// context would leave a delivery under way hanging when it ended.
-func CloudEventHandler(fn func(context.Context, cloudevents.Event) error) (http.Handler, error) {
-	proto, err := cehttp.New()
-	if err != nil {
-		return nil, fmt.Errorf("localcloud: CloudEvents protocol: %w", err)
-	}
-	h, err := cloudevents.NewHTTPReceiveHandler(context.Background(), proto, fn)
-	if err != nil {
-		return nil, fmt.Errorf("localcloud: CloudEvents handler: %w", err)
-	}
-	return h, nil
 }

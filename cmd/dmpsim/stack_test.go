@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"sync"
@@ -143,16 +144,12 @@ func newPubSubClient(t *testing.T, addr string) *pubsub.Client {
 	return client
 }
 
-// startPusher serves the forward function as a CloudEvent receiver and
-// delivers the subscription's messages to it until the test ends.
+// startPusher serves the forward function's endpoint and delivers the
+// subscription's messages to it until the test ends.
 func startPusher(t *testing.T, client *pubsub.Client, topo localcloud.Topology, app *diy.App) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	h, err := localcloud.CloudEventHandler(app.Forward)
-	if err != nil {
-		t.Fatalf("localcloud.CloudEventHandler() = %v", err)
-	}
-	fwd := httptest.NewServer(h)
+	fwd := httptest.NewServer(http.HandlerFunc(app.ServeForward))
 	t.Cleanup(fwd.Close)
 	p := &localcloud.Pusher{Client: client, Topology: topo, URL: fwd.URL}
 	done := make(chan error, 1)
