@@ -26,6 +26,7 @@ DIY_ACK_DEADLINE=${DIY_ACK_DEADLINE:-120}
 DIY_MIN_RETRY_DELAY=${DIY_MIN_RETRY_DELAY:-10s}
 DIY_MAX_RETRY_DELAY=${DIY_MAX_RETRY_DELAY:-600s}
 DIY_RUNTIME_SA=${DIY_RUNTIME_SA:-diy-runtime}
+DIY_FORWARD_SA=${DIY_FORWARD_SA:-diy-forward-runtime}
 DIY_PUSH_SA=${DIY_PUSH_SA:-diy-push}
 DIY_HMAC_SECRET_NAME=${DIY_HMAC_SECRET_NAME:-diy-hmac-secret}
 DIY_HMAC_PREVIOUS_VERSION=${DIY_HMAC_PREVIOUS_VERSION:-}
@@ -122,7 +123,8 @@ Pub/Sub
   DIY_MAX_DELIVERY_ATTEMPTS     [20] deliveries before a message is dead-lettered (5..100)
 
 Identities
-  DIY_RUNTIME_SA                [diy-runtime] service account both functions run as
+  DIY_RUNTIME_SA                [diy-runtime] service account diy runs as
+  DIY_FORWARD_SA                [diy-forward-runtime] service account diy-forward runs as
   DIY_PUSH_SA                   [diy-push] identity of the push subscription's OIDC token
   DIY_IAM_ATTEMPTS              [6] tries of each IAM binding (new accounts propagate slowly)
   DIY_IAM_RETRY_DELAY           [10] seconds between those tries
@@ -367,6 +369,7 @@ validate_settings() {
 }
 
 runtime_email() { printf '%s@%s.iam.gserviceaccount.com' "$DIY_RUNTIME_SA" "$PROJECT"; }
+forward_email() { printf '%s@%s.iam.gserviceaccount.com' "$DIY_FORWARD_SA" "$PROJECT"; }
 push_email() { printf '%s@%s.iam.gserviceaccount.com' "$DIY_PUSH_SA" "$PROJECT"; }
 pubsub_agent() {
   printf 'service-%s@gcp-sa-pubsub.iam.gserviceaccount.com' "$PROJECT_NUMBER"
@@ -514,7 +517,11 @@ create_service_accounts() {
   ensure "create service account $DIY_RUNTIME_SA" \
     gcloud iam service-accounts describe "$(runtime_email)" --project="$PROJECT" -- \
     gcloud iam service-accounts create "$DIY_RUNTIME_SA" \
-    --display-name="DMP DIY functions runtime" --project="$PROJECT"
+    --display-name="DMP DIY endpoint runtime" --project="$PROJECT"
+  ensure "create service account $DIY_FORWARD_SA" \
+    gcloud iam service-accounts describe "$(forward_email)" --project="$PROJECT" -- \
+    gcloud iam service-accounts create "$DIY_FORWARD_SA" \
+    --display-name="DMP DIY forwarder runtime" --project="$PROJECT"
   ensure "create service account $DIY_PUSH_SA" \
     gcloud iam service-accounts describe "$(push_email)" --project="$PROJECT" -- \
     gcloud iam service-accounts create "$DIY_PUSH_SA" \
@@ -542,25 +549,29 @@ key_condition() {
     "Pangolin API keys read by the DMP DIY functions: secret $key and every secret $key-*"
 }
 
-# grant_key_access MEMBER lets the runtime read every Pangolin key secret,
-# present and future. The grant is on the project so that reading a customer
-# secret that does not exist answers NOT_FOUND and the functions use the
-# default key; with grants on single secrets it answers PERMISSION_DENIED.
+# grant_key_access ACCOUNT lets a function's account read every Pangolin
+# key secret, present and future. The grant is on the project so that
+# reading a customer secret that does not exist answers NOT_FOUND and the
+# functions use the default key; with grants on single secrets it answers
+# PERMISSION_DENIED.
 grant_key_access() {
-  local member=$1 key=$DIY_PANGOLIN_KEY_SECRET
-  grant "let $DIY_RUNTIME_SA read the secrets $key and $key-*" \
+  local account=$1 key=$DIY_PANGOLIN_KEY_SECRET member
+  member="serviceAccount:$account@$PROJECT.iam.gserviceaccount.com"
+  grant "let $account read the secrets $key and $key-*" \
     gcloud projects add-iam-policy-binding "$PROJECT" --member="$member" \
     --role=roles/secretmanager.secretAccessor --condition="$(key_condition)"
 }
 
+# grant_runtime_roles gives each function's account what that function
+# needs and nothing the other one needs: diy queues calls, reads its
+# secrets and creates audiences; diy-forward applies them and parks what
+# it cannot apply.
 grant_runtime_roles() {
-  local member topic secret
+  local member secret
   member="serviceAccount:$(runtime_email)"
-  for topic in "$DIY_TOPIC" "$DIY_DEAD_LETTER_TOPIC"; do
-    grant "let $DIY_RUNTIME_SA publish to $topic" \
-      gcloud pubsub topics add-iam-policy-binding "$topic" --member="$member" \
-      --role=roles/pubsub.publisher --project="$PROJECT"
-  done
+  grant "let $DIY_RUNTIME_SA publish to $DIY_TOPIC" \
+    gcloud pubsub topics add-iam-policy-binding "$DIY_TOPIC" --member="$member" \
+    --role=roles/pubsub.publisher --project="$PROJECT"
   grant "let $DIY_RUNTIME_SA use Firestore" \
     gcloud projects add-iam-policy-binding "$PROJECT" --member="$member" \
     --role=roles/datastore.user --condition=None
@@ -569,7 +580,16 @@ grant_runtime_roles() {
       gcloud secrets add-iam-policy-binding "$secret" --member="$member" \
       --role=roles/secretmanager.secretAccessor --project="$PROJECT"
   done < <(secret_names)
-  grant_key_access "$member"
+  grant_key_access "$DIY_RUNTIME_SA"
+
+  member="serviceAccount:$(forward_email)"
+  grant "let $DIY_FORWARD_SA publish to $DIY_DEAD_LETTER_TOPIC" \
+    gcloud pubsub topics add-iam-policy-binding "$DIY_DEAD_LETTER_TOPIC" --member="$member" \
+    --role=roles/pubsub.publisher --project="$PROJECT"
+  grant "let $DIY_FORWARD_SA use Firestore" \
+    gcloud projects add-iam-policy-binding "$PROJECT" --member="$member" \
+    --role=roles/datastore.user --condition=None
+  grant_key_access "$DIY_FORWARD_SA"
 }
 
 grant_pubsub_agent_roles() {
@@ -590,7 +610,7 @@ deploy_forward() {
   step "deploy function $DIY_FORWARD_FUNCTION" \
     gcloud functions deploy "$DIY_FORWARD_FUNCTION" --gen2 --region="$DIY_REGION" \
     --runtime="$RUNTIME" --source=. --entry-point=forward --trigger-http \
-    --no-allow-unauthenticated --service-account="$(runtime_email)" \
+    --no-allow-unauthenticated --service-account="$(forward_email)" \
     --timeout="$FORWARD_TIMEOUT" --memory="$MEMORY" --cpu="$CPU" \
     --concurrency="$DIY_FORWARD_CONCURRENCY" --min-instances="$DIY_FORWARD_MIN_INSTANCES" \
     --max-instances="$DIY_FORWARD_MAX_INSTANCES" --set-env-vars="$env" --project="$PROJECT"

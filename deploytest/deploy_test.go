@@ -15,6 +15,7 @@ const (
 	forwardURL = "https://diy-forward-xyz.a.run.app"
 	diyURL     = "https://diy-xyz.a.run.app"
 	runtimeSA  = "serviceAccount:diy-runtime@test-proj.iam.gserviceaccount.com"
+	forwardSA  = "serviceAccount:diy-forward-runtime@test-proj.iam.gserviceaccount.com"
 	pushSA     = "diy-push@test-proj.iam.gserviceaccount.com"
 	pubsubSA   = "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"
 )
@@ -80,6 +81,10 @@ func TestFirstRunIssuesCommandsInOrder(t *testing.T) {
 		{{"secrets", "versions", "add", "diy-hmac-secret"}, {"functions", "deploy"}},
 		{{"iam", "service-accounts", "create", "diy-runtime"}, {"functions", "deploy"}},
 		{{"iam", "service-accounts", "create", "diy-runtime"},
+			{"pubsub", "topics", "add-iam-policy-binding"}},
+		{{"iam", "service-accounts", "create", "diy-forward-runtime"},
+			{"functions", "deploy", "diy-forward"}},
+		{{"iam", "service-accounts", "create", "diy-forward-runtime"},
 			{"pubsub", "topics", "add-iam-policy-binding"}},
 		{{"iam", "service-accounts", "create", "diy-push"},
 			{"iam", "service-accounts", "add-iam-policy-binding"}},
@@ -172,7 +177,7 @@ func TestFirstRunFlags(t *testing.T) {
 	wantFlags(t, fwd, map[string]string{
 		"gen2": "", "runtime": "go126", "entry-point": "forward", "trigger-http": "",
 		"no-allow-unauthenticated": "", "timeout": "300s", "memory": "256Mi",
-		"service-account": "diy-runtime@test-proj.iam.gserviceaccount.com",
+		"service-account": "diy-forward-runtime@test-proj.iam.gserviceaccount.com",
 		"set-env-vars": "GOOGLE_CLOUD_PROJECT=test-proj," +
 			"DIY_DEAD_LETTER_TOPIC=diy-mutations-dead-letter,PANGOLIN_URL=https://pangolin.test," +
 			"DIY_PANGOLIN_KEY_SECRET=pangolin-api-key,DIY_UNMAPPED_GRACE=10m",
@@ -213,14 +218,19 @@ func TestBindingsAreLeastPrivilege(t *testing.T) {
 	want := []string{
 		"pubsub topics add-iam-policy-binding diy-mutations " + runtimeSA +
 			" roles/pubsub.publisher",
-		"pubsub topics add-iam-policy-binding diy-mutations-dead-letter " + runtimeSA +
-			" roles/pubsub.publisher",
 		"projects add-iam-policy-binding test-proj " + runtimeSA + " roles/datastore.user",
 		"secrets add-iam-policy-binding diy-hmac-secret " + runtimeSA +
 			" roles/secretmanager.secretAccessor",
 		// The Pangolin keys, pangolin-api-key-123 included: one conditional
-		// grant on the project (keys_test.go checks its condition).
+		// grant on the project per function (keys_test.go checks its
+		// condition).
 		"projects add-iam-policy-binding test-proj " + runtimeSA +
+			" roles/secretmanager.secretAccessor",
+		// diy-forward: no HMAC secret, no publishing to diy's topic.
+		"pubsub topics add-iam-policy-binding diy-mutations-dead-letter " + forwardSA +
+			" roles/pubsub.publisher",
+		"projects add-iam-policy-binding test-proj " + forwardSA + " roles/datastore.user",
+		"projects add-iam-policy-binding test-proj " + forwardSA +
 			" roles/secretmanager.secretAccessor",
 		"pubsub topics add-iam-policy-binding diy-mutations-dead-letter " + pubsubSA +
 			" roles/pubsub.publisher",

@@ -114,6 +114,21 @@ func TestKeyGrantCoversEveryKeySecretAndNothingElse(t *testing.T) {
 			_, c := keyGrant(t, r)
 			wantFlags(t, c, map[string]string{"member": runtimeSA})
 			v, _ := c.flag("condition")
+			// diy-forward's account gets the same grant.
+			n := 0
+			for _, other := range r.calls {
+				m, _ := call(other).flag("member")
+				w, _ := call(other).flag("condition")
+				if call(other).is("projects", "add-iam-policy-binding") && m == forwardSA && w != "None" {
+					n++
+					if w != v {
+						t.Errorf("diy-forward's key condition %q differs from diy's %q", w, v)
+					}
+				}
+			}
+			if n != 1 {
+				t.Errorf("diy-forward's account got %d conditional key grants, want 1", n)
+			}
 			cond := parseCondition(t, v)
 			if cond["title"] == "" || cond["description"] == "" {
 				t.Errorf("condition %q: want a title and a description", v)
