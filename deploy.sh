@@ -529,14 +529,14 @@ create_service_accounts() {
 }
 
 # secret_names lists the secrets diy reads through --set-secrets; each gets
-# its own grant. The Pangolin keys are covered by grant_key_access.
+# its own grant. The Pangolin keys are covered by grant_mappings_and_keys.
 secret_names() {
   printf '%s\n' "$DIY_HMAC_SECRET_NAME"
   [[ -z $DIY_BASIC_AUTH_USER ]] || printf '%s\n' "$DIY_BASIC_AUTH_SECRET_NAME"
 }
 
 # key_condition prints the IAM condition (gcloud's --condition value) that
-# limits the runtime's project-level secretAccessor grant to the Pangolin key
+# limits each runtime account's project secretAccessor grant to the Pangolin key
 # secrets: BASE, BASE-<anything>, and their versions. IAM names secrets with
 # the project number. validate_settings keeps commas and quotes out of BASE.
 key_condition() {
@@ -549,47 +549,47 @@ key_condition() {
     "Pangolin API keys read by the DMP DIY functions: secret $key and every secret $key-*"
 }
 
-# grant_key_access ACCOUNT lets a function's account read every Pangolin
-# key secret, present and future. The grant is on the project so that
-# reading a customer secret that does not exist answers NOT_FOUND and the
-# functions use the default key; with grants on single secrets it answers
+# sa_member ACCOUNT prints the IAM member of a service account of the project.
+sa_member() { printf 'serviceAccount:%s@%s.iam.gserviceaccount.com' "$1" "$PROJECT"; }
+
+# grant_publisher ACCOUNT TOPIC lets a function's account publish to TOPIC.
+grant_publisher() {
+  grant "let $1 publish to $2" \
+    gcloud pubsub topics add-iam-policy-binding "$2" --member="$(sa_member "$1")" \
+    --role=roles/pubsub.publisher --project="$PROJECT"
+}
+
+# grant_mappings_and_keys ACCOUNT lets a function's account use Firestore,
+# where the audience mappings are, and read every Pangolin key secret,
+# present and future. The key grant is on the project so that reading a
+# customer secret that does not exist answers NOT_FOUND and the functions
+# use the default key; with grants on single secrets it answers
 # PERMISSION_DENIED.
-grant_key_access() {
-  local account=$1 key=$DIY_PANGOLIN_KEY_SECRET member
-  member="serviceAccount:$account@$PROJECT.iam.gserviceaccount.com"
+grant_mappings_and_keys() {
+  local account=$1 key=$DIY_PANGOLIN_KEY_SECRET
+  grant "let $account use Firestore" \
+    gcloud projects add-iam-policy-binding "$PROJECT" --member="$(sa_member "$account")" \
+    --role=roles/datastore.user --condition=None
   grant "let $account read the secrets $key and $key-*" \
-    gcloud projects add-iam-policy-binding "$PROJECT" --member="$member" \
+    gcloud projects add-iam-policy-binding "$PROJECT" --member="$(sa_member "$account")" \
     --role=roles/secretmanager.secretAccessor --condition="$(key_condition)"
 }
 
 # grant_runtime_roles gives each function's account what that function
 # needs and nothing the other one needs: diy queues calls, reads its
-# secrets and creates audiences; diy-forward applies them and parks what
-# it cannot apply.
+# secrets and creates audiences; diy-forward applies the calls and parks
+# what it cannot apply.
 grant_runtime_roles() {
-  local member secret
-  member="serviceAccount:$(runtime_email)"
-  grant "let $DIY_RUNTIME_SA publish to $DIY_TOPIC" \
-    gcloud pubsub topics add-iam-policy-binding "$DIY_TOPIC" --member="$member" \
-    --role=roles/pubsub.publisher --project="$PROJECT"
-  grant "let $DIY_RUNTIME_SA use Firestore" \
-    gcloud projects add-iam-policy-binding "$PROJECT" --member="$member" \
-    --role=roles/datastore.user --condition=None
+  local secret
+  grant_publisher "$DIY_RUNTIME_SA" "$DIY_TOPIC"
+  grant_mappings_and_keys "$DIY_RUNTIME_SA"
   while IFS= read -r secret; do
     grant "let $DIY_RUNTIME_SA read secret $secret" \
-      gcloud secrets add-iam-policy-binding "$secret" --member="$member" \
+      gcloud secrets add-iam-policy-binding "$secret" --member="$(sa_member "$DIY_RUNTIME_SA")" \
       --role=roles/secretmanager.secretAccessor --project="$PROJECT"
   done < <(secret_names)
-  grant_key_access "$DIY_RUNTIME_SA"
-
-  member="serviceAccount:$(forward_email)"
-  grant "let $DIY_FORWARD_SA publish to $DIY_DEAD_LETTER_TOPIC" \
-    gcloud pubsub topics add-iam-policy-binding "$DIY_DEAD_LETTER_TOPIC" --member="$member" \
-    --role=roles/pubsub.publisher --project="$PROJECT"
-  grant "let $DIY_FORWARD_SA use Firestore" \
-    gcloud projects add-iam-policy-binding "$PROJECT" --member="$member" \
-    --role=roles/datastore.user --condition=None
-  grant_key_access "$DIY_FORWARD_SA"
+  grant_publisher "$DIY_FORWARD_SA" "$DIY_DEAD_LETTER_TOPIC"
+  grant_mappings_and_keys "$DIY_FORWARD_SA"
 }
 
 grant_pubsub_agent_roles() {
