@@ -98,9 +98,11 @@ func (c *Call) Mutations() ([]Mutation, error) {
 	case !list.IsArray():
 		return nil, malformed("The field Mutations must be a list.")
 	}
-	var out []Mutation
+	// Room for one mutation per object in the list: nested objects only
+	// make it too large.
+	out := make([]Mutation, 0, strings.Count(list.Raw, "{"))
 	list.ForEach(func(_, v gjson.Result) bool {
-		out = append(out, decodeMutation(v))
+		out = append(out, decodeMutation(v, c.rawOf(v)))
 		return true
 	})
 	return out, nil
@@ -114,17 +116,29 @@ func DecodeMutation(raw json.RawMessage) Mutation {
 	if depth(raw) > MaxDepth || !gjson.ValidBytes(raw) {
 		return Mutation{Raw: raw, Problem: "not valid JSON"}
 	}
-	return decodeMutation(gjson.ParseBytes(raw))
+	return decodeMutation(gjson.ParseBytes(raw), raw)
 }
 
-func decodeMutation(v gjson.Result) Mutation {
+// rawOf returns v's bytes as the body holds them: a slice of the body
+// where gjson gives v's offset (its bounds are checked), else a copy.
+func (c *Call) rawOf(v gjson.Result) json.RawMessage {
+	end := v.Index + len(v.Raw)
+	if v.Index > 0 && len(v.Raw) > 0 && end <= len(c.body) &&
+		c.body[v.Index] == v.Raw[0] && c.body[end-1] == v.Raw[len(v.Raw)-1] {
+		return c.body[v.Index:end:end]
+	}
+	return json.RawMessage(v.Raw)
+}
+
+// decodeMutation decodes v, whose bytes are raw.
+func decodeMutation(v gjson.Result, raw json.RawMessage) Mutation {
 	switch {
 	case v.Type == gjson.Null:
 		return Mutation{Problem: "null"}
 	case !v.IsObject():
-		return Mutation{Raw: json.RawMessage(v.Raw), Problem: "not an object"}
+		return Mutation{Raw: raw, Problem: "not an object"}
 	}
-	m := Mutation{Raw: json.RawMessage(v.Raw)}
+	m := Mutation{Raw: raw}
 	var customer, audience, user gjson.Result
 	v.ForEach(func(k, val gjson.Result) bool {
 		switch {

@@ -70,6 +70,7 @@ func malformed(format string, args ...any) error {
 type Call struct {
 	Type   CallType
 	fields topFields
+	body   []byte // the fields' offsets index it
 }
 
 // topFields are the top-level members a call may use.
@@ -118,7 +119,7 @@ func Parse(queryType string, body []byte) (*Call, error) {
 	case query != "" && query != inBody:
 		return nil, malformed("The type parameter %q does not match the body's Type %q.", queryType, bodyType)
 	}
-	return &Call{Type: inBody, fields: f}, nil
+	return &Call{Type: inBody, fields: f, body: body}, nil
 }
 
 // ResolveType is Parse for callers that need only the type.
@@ -170,8 +171,13 @@ func parseTop(body []byte) (topFields, error) {
 const MaxDepth = 512
 
 // depth returns the deepest nesting of arrays and objects in a JSON text,
-// skipping strings. It does not validate.
+// skipping strings, or a lower bound above MaxDepth once it is deeper than
+// that. It does not validate. A text with no more than MaxDepth brackets
+// cannot nest deeper, which two vectorised counts tell without the walk.
 func depth(b []byte) int {
+	if bytes.Count(b, []byte{'{'})+bytes.Count(b, []byte{'['}) <= MaxDepth {
+		return 0
+	}
 	d, most, inString := 0, 0, false
 	for i := 0; i < len(b); i++ {
 		c := b[i]
