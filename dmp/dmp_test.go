@@ -339,6 +339,25 @@ func TestDeepNesting(t *testing.T) {
 	if _, err := dmp.Parse("ADD_TO_AUDIENCE", []byte(`{"Mutations":`+deep+`}`)); !errors.Is(err, dmp.ErrMalformed) {
 		t.Errorf("Parse(5,000,000 levels) = %v, want ErrMalformed", err)
 	}
+	// The bound is exact, whether or not the body has more brackets than
+	// levels; brackets in strings do not count.
+	level := func(n int) string { return strings.Repeat("[", n-2) + strings.Repeat("]", n-2) }
+	many := strings.Repeat(`{"Audience":"A","Customer":1,"External_user_id":"[[[["},`, 600)
+	for _, tc := range []struct {
+		name, body string
+		ok         bool
+	}{
+		{"512 levels", `{"Mutations":[` + level(512) + `]}`, true},
+		{"513 levels", `{"Mutations":[` + level(513) + `]}`, false},
+		{"512 levels among many brackets", `{"Mutations":[` + many + level(512) + `]}`, true},
+		{"513 levels among many brackets", `{"Mutations":[` + many + level(513) + `]}`, false},
+	} {
+		_, err := dmp.Parse("ADD_TO_AUDIENCE", []byte(tc.body))
+		if ok := err == nil; ok != tc.ok {
+			t.Errorf("Parse(%s) = %v, want accepted %v", tc.name, err, tc.ok)
+		}
+	}
+
 	// What diy accepts, the forwarder can read back.
 	nested := strings.Repeat(`{"x":`, 400) + "1" + strings.Repeat("}", 400)
 	body := `{"Mutations":[{"Audience":"A","Customer":1,"External_user_id":"e","n":` + nested + `}]}`
