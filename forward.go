@@ -105,19 +105,20 @@ func (a *App) ServeForward(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxPushBytes)
-	req, id, err := readDelivery(r)
+	req, id, readErr := readDelivery(r)
 	var tooLarge *http.MaxBytesError
 	switch {
-	case errors.As(err, &tooLarge):
+	case errors.As(readErr, &tooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
 			"The delivery is larger than %d bytes, more than a Pub/Sub message can be.", MaxPushBytes))
 		return
-	case err != nil && !errors.Is(err, errNotPubSub):
+	case readErr != nil && !errors.Is(readErr, errNotPubSub):
 		writeError(w, http.StatusBadRequest, fmt.Sprintf(
-			"The request is neither a Pub/Sub push request nor a CloudEvent: %v.", err))
+			"The request is neither a Pub/Sub push request nor a CloudEvent: %v.", readErr))
 		return
 	}
-	if err := a.forward(r.Context(), req, id, err); err != nil {
+	// A CloudEvent without a Pub/Sub message (errNotPubSub) is dead-lettered.
+	if err := a.forward(r.Context(), req, id, readErr); err != nil {
 		writeError(w, http.StatusInternalServerError,
 			"The message was not applied and Pub/Sub will deliver it again: "+err.Error())
 		return

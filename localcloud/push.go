@@ -19,13 +19,12 @@ const MessagePublishedType = "google.cloud.pubsub.topic.v1.messagePublished"
 
 // Pusher delivers the messages of Topology.Subscription to the function
 // at URL, one message at a time per ordering key, as the messagePublished
-// CloudEvent that Google's Pub/Sub trigger sends. A
-// message is acknowledged when the function answers 2xx; otherwise it is
-// handed back after the retry policy's delay, and after
-// MaxDeliveryAttempts it is moved to the dead-letter topic, as the
-// subscription's dead-letter policy does on Google Cloud. (The fake's own
-// dead lettering leaves the message behind, blocking its ordering key, so
-// the Pusher does it.)
+// CloudEvent that Google's Pub/Sub trigger sends. A message is
+// acknowledged when the function answers 2xx; otherwise it is handed back
+// after the retry policy's delay, and after MaxDeliveryAttempts it is
+// moved to the dead-letter topic, as the subscription's dead-letter policy
+// does on Google Cloud. (The fake's own dead lettering leaves the message
+// behind, blocking its ordering key, so the Pusher does it.)
 type Pusher struct {
 	Client   *pubsub.Client
 	Topology Topology
