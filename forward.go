@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -84,11 +86,16 @@ type forwardLog struct {
 	age                                time.Duration
 }
 
+// MessagePublishedType is the CloudEvent type of a Pub/Sub message.
+const MessagePublishedType = "google.cloud.pubsub.topic.v1.messagePublished"
+
 // ServeForward is the forward function's endpoint. It takes the raw body
 // of a Pub/Sub push request, which is what deploy.sh's push subscription
 // sends, or the messagePublished CloudEvent in binary or structured mode,
 // which is what an Eventarc trigger sends. It answers 200 once the message
 // is applied or dead-lettered, and 500 when Pub/Sub must deliver it again.
+// A CloudEvent that holds no Pub/Sub message is dead-lettered whole; a
+// request that is neither a push request nor a CloudEvent is refused.
 //
 // Each message is handled inside its own request, under that request's
 // context. That is why forward is registered as an HTTP function: the
@@ -100,30 +107,41 @@ type forwardLog struct {
 func (a *App) ServeForward(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed,
-			"The forward function takes Pub/Sub deliveries, which are POST requests.")
+		a.refuse(w, &refusal{http.StatusMethodNotAllowed,
+			"The forward function takes Pub/Sub deliveries, which are POST requests."})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxPushBytes)
-	req, id, readErr := readDelivery(r)
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(readErr, &tooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
-			"The delivery is larger than %d bytes, more than a Pub/Sub message can be.", MaxPushBytes))
-		return
-	case readErr != nil && !errors.Is(readErr, errNotPubSub):
-		writeError(w, http.StatusBadRequest, fmt.Sprintf(
-			"The request is neither a Pub/Sub push request nor a CloudEvent: %v.", readErr))
+	req, id, err := readDelivery(r)
+	var ref *refusal
+	if errors.As(err, &ref) {
+		a.refuse(w, ref)
 		return
 	}
-	// A CloudEvent without a Pub/Sub message (errNotPubSub) is dead-lettered.
-	if err := a.forward(r.Context(), req, id, readErr); err != nil {
+	// Here err is nil, or says that a CloudEvent holds no Pub/Sub message.
+	if reason, err := a.forward(r.Context(), req, id, err); err != nil {
 		writeError(w, http.StatusInternalServerError,
-			"The message was not applied and Pub/Sub will deliver it again: "+err.Error())
+			"The message was not applied, and Pub/Sub will deliver it again: "+
+				strings.TrimSuffix(reason, ".")+".")
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// refusal is a request that is not a delivery: its status and the
+// sentence that says why.
+type refusal struct {
+	status   int
+	sentence string
+}
+
+func (r *refusal) Error() string { return r.sentence }
+
+// refuse answers and logs a refusal. The sentence names no content of the
+// request.
+func (a *App) refuse(w http.ResponseWriter, r *refusal) {
+	a.log.Warn("forward request refused", "status", r.status, "reason", r.sentence)
+	writeError(w, r.status, r.sentence)
 }
 
 // errNotPubSub is the failure of a CloudEvent that holds no Pub/Sub
@@ -132,36 +150,59 @@ func (a *App) ServeForward(w http.ResponseWriter, r *http.Request) {
 var errNotPubSub = errors.New("the event does not hold a Pub/Sub message")
 
 // readDelivery reads a push request or a CloudEvent. It returns the ID to
-// log the delivery under.
+// log the delivery under; a *refusal for a request that is neither.
 func readDelivery(r *http.Request) (PushRequest, string, error) {
 	msg := cehttp.NewMessageFromHttpRequest(r)
 	switch msg.ReadEncoding() {
 	case binding.EncodingBinary, binding.EncodingStructured:
 		ev, err := binding.ToEvent(r.Context(), msg)
 		if err != nil {
-			return PushRequest{}, "", err
+			return PushRequest{}, "", unreadable(err, fmt.Sprintf(
+				"The request is a CloudEvent that cannot be read (%v).", err))
 		}
 		return pushRequestOf(*ev)
 	case binding.EncodingUnknown:
 		var req PushRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			return PushRequest{}, "", err
-		}
-		if req.Message.ID == "" && req.Message.Data == nil {
-			return PushRequest{}, "", errors.New("its body has no message")
+		err := json.NewDecoder(r.Body).Decode(&req)
+		var syntax *json.SyntaxError
+		switch {
+		case errors.Is(err, io.EOF):
+			return req, "", unreadable(err, "The request body is empty; "+wantDelivery)
+		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+			return req, "", unreadable(err, "The request body is not JSON; "+wantDelivery)
+		case err != nil, req.Message.ID == "" && req.Message.Data == nil:
+			return req, "", unreadable(err, "The request body has no Pub/Sub message; "+wantDelivery)
 		}
 		return req, req.Message.ID, nil
 	}
-	return PushRequest{}, "", errors.New("it is a batch of CloudEvents")
+	return PushRequest{}, "", &refusal{http.StatusBadRequest,
+		"The request is a batch of CloudEvents; forward takes one Pub/Sub message per request."}
+}
+
+const wantDelivery = `forward takes a Pub/Sub push request ({"message": {...}}) or a messagePublished CloudEvent.`
+
+// unreadable is the refusal of a body that could not be read: 413 when it
+// is larger than any delivery, else 400 with sentence.
+func unreadable(err error, sentence string) *refusal {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return &refusal{http.StatusRequestEntityTooLarge, fmt.Sprintf(
+			"The delivery is larger than %d bytes, more than a Pub/Sub message can be.", MaxPushBytes)}
+	}
+	return &refusal{http.StatusBadRequest, sentence}
 }
 
 // pushRequestOf reads the Pub/Sub message out of a messagePublished
-// CloudEvent.
+// CloudEvent. An event of another type, or whose data holds no message,
+// is returned whole with an error wrapping errNotPubSub.
 func pushRequestOf(e cloudevents.Event) (PushRequest, string, error) {
+	whole := PushRequest{Message: PushedMessage{ID: e.ID(), Data: e.Data()}}
+	if e.Type() != MessagePublishedType {
+		return whole, e.ID(), fmt.Errorf("%w: its type is %q", errNotPubSub, clip(e.Type()))
+	}
 	var req PushRequest
 	if err := e.DataAs(&req); err != nil {
-		return PushRequest{Message: PushedMessage{ID: e.ID(), Data: e.Data()}}, e.ID(),
-			fmt.Errorf("%w: %v", errNotPubSub, err)
+		return whole, e.ID(), fmt.Errorf("%w: its data is not a Pub/Sub message", errNotPubSub)
 	}
 	id := req.Message.ID
 	if id == "" {
@@ -176,18 +217,20 @@ func pushRequestOf(e cloudevents.Event) (PushRequest, string, error) {
 // message again, only when a retry can succeed.
 func (a *App) Forward(ctx context.Context, e cloudevents.Event) error {
 	req, id, err := pushRequestOf(e)
-	return a.forward(ctx, req, id, err)
+	_, err = a.forward(ctx, req, id, err)
+	return err
 }
 
 // forward applies one delivered message to Pangolin, or dead-letters
 // what the delivery holds when notPubSub says it holds no message, and
-// logs one line.
-func (a *App) forward(ctx context.Context, req PushRequest, id string, notPubSub error) error {
+// logs one line. When the message is to be delivered again, it returns
+// why in a few words, besides the error.
+func (a *App) forward(ctx context.Context, req PushRequest, id string, notPubSub error) (string, error) {
 	start := a.now()
 	fl := &forwardLog{messageID: id, attempt: req.DeliveryAttempt}
 	var err error
 	if notPubSub != nil {
-		err = permanent(notPubSub, "%s", errNotPubSub.Error())
+		err = permanent(notPubSub, "%s", notPubSub.Error())
 	} else {
 		applyCtx, cancel := context.WithTimeout(ctx, a.cfg.ForwardTimeout)
 		err = a.apply(applyCtx, req.Message, fl)
@@ -195,7 +238,7 @@ func (a *App) forward(ctx context.Context, req PushRequest, id string, notPubSub
 	}
 	err = a.settle(ctx, req.Message, err, fl)
 	a.logForward(fl, a.now().Sub(start))
-	return err
+	return fl.reason, err
 }
 
 // settle is where every delivery's fate is decided: applied, dead-lettered
@@ -224,7 +267,12 @@ func (a *App) settle(ctx context.Context, m PushedMessage, err error, fl *forwar
 func (a *App) apply(ctx context.Context, pm PushedMessage, fl *forwardLog) error {
 	msg, err := dmp.DecodeMessage(pm.Data)
 	if err != nil {
-		return permanent(err, "the message cannot be decoded")
+		if errors.Is(err, dmp.ErrUnknownVersion) {
+			return permanent(err, "the message is not in format version %d, the one this forwarder reads",
+				dmp.MessageVersion)
+		}
+		return permanent(err, "the message cannot be decoded (%s)",
+			strings.TrimPrefix(err.Error(), "dmp.DecodeMessage: "))
 	}
 	fl.typ, fl.customer, fl.audience = string(msg.Type), msg.Customer, clip(msg.Audience)
 	fl.mutations, fl.age = len(msg.Mutations), a.now().Sub(msg.ReceivedAt)

@@ -405,10 +405,16 @@ func TestForwardEndpoint(t *testing.T) {
 		says                            string
 	}{
 		{"GET", http.MethodGet, "", "", http.StatusMethodNotAllowed, "POST"},
+		{"empty", http.MethodPost, "application/json", "", http.StatusBadRequest,
+			"The request body is empty; forward takes a Pub/Sub push request"},
 		{"not JSON", http.MethodPost, "application/json", "hello", http.StatusBadRequest,
-			"neither a Pub/Sub push request nor a CloudEvent"},
+			"The request body is not JSON; forward takes a Pub/Sub push request"},
+		{"JSON cut short", http.MethodPost, "application/json", `{"message":{`, http.StatusBadRequest,
+			"is not JSON"},
 		{"JSON without a message", http.MethodPost, "application/json", `{"subscription":"s"}`,
-			http.StatusBadRequest, "no message"},
+			http.StatusBadRequest, "The request body has no Pub/Sub message; forward takes"},
+		{"JSON of another shape", http.MethodPost, "application/json", `[1,2]`,
+			http.StatusBadRequest, "The request body has no Pub/Sub message; forward takes"},
 		{"larger than any message", http.MethodPost, "application/json",
 			`{"message":{"data":"` + strings.Repeat("A", MaxPushBytes) + `"}}`,
 			http.StatusRequestEntityTooLarge, "larger than"},
@@ -417,9 +423,13 @@ func TestForwardEndpoint(t *testing.T) {
 		status, body := do(tc.method, tc.contentType, tc.body)
 		var answer struct{ Error string }
 		if err := json.Unmarshal([]byte(body), &answer); status != tc.status || err != nil ||
-			!strings.Contains(answer.Error, tc.says) {
-			t.Errorf("%s: answered %d %s, want %d with an error that says %q",
+			!strings.Contains(answer.Error, tc.says) || !strings.HasSuffix(answer.Error, ".") ||
+			strings.Contains(answer.Error, "diy.") {
+			t.Errorf("%s: answered %d %s, want %d with a sentence that says %q",
 				tc.name, status, clip(body), tc.status, tc.says)
+		}
+		if want := fmt.Sprintf(`"message":"forward request refused","status":%d`, tc.status); !strings.Contains(e.logs.String(), want) {
+			t.Errorf("%s: no log line %s", tc.name, want)
 		}
 	}
 
@@ -445,10 +455,42 @@ func TestForwardEndpoint(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("CloudEvent without a message = %d %s, want 200 after dead-lettering", status, body)
 	}
-	dl := e.deadLetters(1)
+	// So is one of another type, whatever its data.
+	status, body = do(http.MethodPost, "application/json", pushBody(t, m, 1), "Ce-Id", "odd-2",
+		"Ce-Specversion", "1.0", "Ce-Type", "com.example.other", "Ce-Source", "//example")
+	if status != http.StatusOK {
+		t.Fatalf("CloudEvent of another type = %d %s, want 200 after dead-lettering", status, body)
+	}
+	dl := e.deadLetters(2)
+	slices.SortFunc(dl, func(a, b *pubsub.Message) int {
+		return strings.Compare(a.Attributes[AttrDeadLetterMessageID], b.Attributes[AttrDeadLetterMessageID])
+	})
 	if string(dl[0].Data) != "plain words" || dl[0].Attributes[AttrDeadLetterMessageID] != "odd-1" ||
 		!strings.Contains(dl[0].Attributes[AttrDeadLetterReason], "does not hold a Pub/Sub message") {
 		t.Errorf("dead letter = %q %v", dl[0].Data, dl[0].Attributes)
+	}
+	if r := dl[1].Attributes[AttrDeadLetterReason]; !strings.Contains(r, `its type is "com.example.other"`) {
+		t.Errorf("dead letter reason = %q, want it to name the event's type", r)
+	}
+
+	// A delivery that must be retried is answered 500 with a sentence.
+	e.post("ADD_TO_AUDIENCE", mutationsBody("ADD_TO_AUDIENCE", mutation(7, "not-yet", "n1")))
+	queued := e.queued()
+	status, body = e.push(pushBody(t, queued[len(queued)-1], 1))
+	var answer struct{ Error string }
+	if err := json.Unmarshal([]byte(body), &answer); status != http.StatusInternalServerError || err != nil ||
+		answer.Error != "The message was not applied, and Pub/Sub will deliver it again: the audience has no mapping yet." {
+		t.Errorf("unmapped delivery = %d %s, want 500 with a sentence", status, body)
+	}
+
+	// A message in a format version this forwarder does not read is
+	// dead-lettered with a reason that says so.
+	future := &pstest.Message{ID: "v2", Data: []byte(`{"version":2,"type":"ADD_TO_AUDIENCE"}`)}
+	if status, body := e.push(pushBody(t, future, 1)); status != http.StatusOK {
+		t.Fatalf("version 2 = %d %s, want 200 after dead-lettering", status, body)
+	}
+	if r := e.deadLetters(1)[0].Attributes[AttrDeadLetterReason]; !strings.Contains(r, "format version 1") {
+		t.Errorf("dead letter reason = %q, want it to name the format version", r)
 	}
 }
 
