@@ -121,8 +121,10 @@ func TestPusher(t *testing.T) {
 	if string(dead.Data) != "poison" || dead.Attributes["CloudPubSubDeadLetterSourceDeliveryCount"] != "3" {
 		t.Errorf("dead letter = %q %v, want the poison message after 3 attempts", dead.Data, dead.Attributes)
 	}
+	// Wait for the Pusher to have the function's answer, not only for the
+	// function to have answered: stopping in between cancels the delivery.
 	deadline := time.Now().Add(10 * time.Second)
-	for accepted.Load() == 0 && time.Now().Before(deadline) {
+	for p.Delivered() == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	stop()
