@@ -40,10 +40,7 @@ func TestFirstRunIssuesCommandsInOrder(t *testing.T) {
 	env["PANGOLIN_API_KEY_VALUE"] = "pangolin-key-for-tests"
 	env["DIY_BASIC_AUTH_USER"] = "dmp-user"
 	env["DIY_BASIC_AUTH_PASSWORD_VALUE"] = "basic-password-for-tests"
-	r := runDeploy(t, repo(t, sampleGoMod), fake{mode: "empty"}, env)
-	if r.exit != 0 {
-		t.Fatalf("deploy.sh exit = %d, want 0; stderr:\n%s", r.exit, r.stderr)
-	}
+	r := deployOK(t, fake{mode: "empty"}, env)
 	if !strings.Contains(r.stdout, diyURL) {
 		t.Errorf("stdout does not show the URL of diy %s:\n%s", diyURL, r.stdout)
 	}
@@ -121,10 +118,7 @@ func TestHMACRotation(t *testing.T) {
 	t.Parallel()
 	env := baseEnv()
 	env["DIY_HMAC_PREVIOUS_VERSION"] = "3"
-	r := runDeploy(t, repo(t, sampleGoMod), fake{mode: "exists"}, env)
-	if r.exit != 0 {
-		t.Fatalf("deploy.sh exit = %d, want 0; stderr:\n%s", r.exit, r.stderr)
-	}
+	r := deployOK(t, fake{mode: "exists"}, env)
 	_, diy := r.mustFind(t, "functions", "deploy", "diy")
 	wantFlags(t, diy, map[string]string{"set-secrets": "DIY_HMAC_SECRET=diy-hmac-secret:latest," +
 		"DIY_HMAC_SECRET_PREVIOUS=diy-hmac-secret:3"})
@@ -135,10 +129,7 @@ func TestFirstRunFlags(t *testing.T) {
 	env := baseEnv()
 	env["DIY_BASIC_AUTH_USER"] = "dmp-user"
 	env["DIY_BASIC_AUTH_PASSWORD_VALUE"] = "basic-password-for-tests"
-	r := runDeploy(t, repo(t, sampleGoMod), fake{mode: "empty"}, env)
-	if r.exit != 0 {
-		t.Fatalf("deploy.sh exit = %d, want 0; stderr:\n%s", r.exit, r.stderr)
-	}
+	r := deployOK(t, fake{mode: "empty"}, env)
 
 	_, sub := r.mustFind(t, "pubsub", "subscriptions", "create", "diy-mutations-forward")
 	wantFlags(t, sub, map[string]string{
@@ -205,10 +196,7 @@ func TestBindingsAreLeastPrivilege(t *testing.T) {
 	t.Parallel()
 	env := baseEnv()
 	env["DIY_PANGOLIN_CUSTOMERS"] = "123"
-	r := runDeploy(t, repo(t, sampleGoMod), fake{mode: "empty"}, env)
-	if r.exit != 0 {
-		t.Fatalf("deploy.sh exit = %d, want 0; stderr:\n%s", r.exit, r.stderr)
-	}
+	r := deployOK(t, fake{mode: "empty"}, env)
 	var got []string
 	for _, c := range r.calls {
 		if b, ok := binding(c); ok {
@@ -352,10 +340,7 @@ func TestSecondRunCreatesNothing(t *testing.T) {
 			for k, v := range tt.values {
 				env[k] = v
 			}
-			r := runDeploy(t, repo(t, sampleGoMod), fake{mode: "exists", secretValue: stored}, env)
-			if r.exit != 0 {
-				t.Fatalf("deploy.sh exit = %d, want 0; stderr:\n%s", r.exit, r.stderr)
-			}
+			r := deployOK(t, fake{mode: "exists", secretValue: stored}, env)
 			var added []string
 			for _, c := range r.calls {
 				switch {

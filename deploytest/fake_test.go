@@ -115,6 +115,17 @@ func baseEnv() map[string]string {
 	}
 }
 
+// deployOK runs deploy.sh from a sample module against the fake and
+// stops the test unless it succeeds.
+func deployOK(t *testing.T, f fake, env map[string]string) result {
+	t.Helper()
+	r := runDeploy(t, repo(t, sampleGoMod), f, env)
+	if r.exit != 0 {
+		t.Fatalf("deploy.sh exit = %d, want 0; stderr:\n%s", r.exit, r.stderr)
+	}
+	return r
+}
+
 // runDeploy runs script with only env (plus PATH with the fake gcloud first
 // and a private HOME) and returns what happened. Nothing is inherited from
 // the environment of the test, so stray DIY_* settings cannot leak in.

@@ -107,10 +107,7 @@ func TestKeyGrantCoversEveryKeySecretAndNothingElse(t *testing.T) {
 			if tt.base != "" {
 				env["DIY_PANGOLIN_KEY_SECRET"] = tt.base
 			}
-			r := runDeploy(t, repo(t, sampleGoMod), fake{mode: "empty"}, env)
-			if r.exit != 0 {
-				t.Fatalf("deploy.sh exit = %d, want 0; stderr:\n%s", r.exit, r.stderr)
-			}
+			r := deployOK(t, fake{mode: "empty"}, env)
 			_, c := keyGrant(t, r)
 			wantFlags(t, c, map[string]string{"member": runtimeSA})
 			v, _ := c.flag("condition")
@@ -178,10 +175,7 @@ func TestNoGrantOnSingleKeySecrets(t *testing.T) {
 	t.Parallel()
 	env := baseEnv()
 	env["DIY_PANGOLIN_CUSTOMERS"] = "123 456"
-	r := runDeploy(t, repo(t, sampleGoMod), fake{mode: "empty"}, env)
-	if r.exit != 0 {
-		t.Fatalf("deploy.sh exit = %d, want 0; stderr:\n%s", r.exit, r.stderr)
-	}
+	r := deployOK(t, fake{mode: "empty"}, env)
 	var granted []string
 	for _, c := range r.calls {
 		if call(c).is("secrets", "add-iam-policy-binding") {
